@@ -1,0 +1,62 @@
+"""Where events flow: every webhook and every console change passes through publish().
+
+In-process by default: publish() applies the event to the store in one transaction and
+hands the changed keys to whoever listens (the live hub). A multi-instance deployment
+would swap this for a shared stream that each instance consumes into its own store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from flask import Flask, current_app
+
+from .events import Event
+
+log = logging.getLogger("console.bus")
+
+Listener = Callable[[set[str], Event], None]
+
+
+class EventBus:
+    """Apply events to the store and notify listeners of the keys that changed."""
+
+    def __init__(self, store=None):
+        self.store = store
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def init_app(self, app: Flask, store) -> None:
+        """Bind to the app's store and register as the app's bus."""
+        self.store = store
+        app.extensions["console.bus"] = self
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(keys, event)` after each event that changed something."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def publish(self, event: Event) -> set[str]:
+        """Commit the event and return the keys it changed (empty for a duplicate)."""
+        keys = self.store.apply(event)
+        if keys:
+            for listener in list(self._listeners):
+                try:
+                    listener(keys, event)
+                except Exception:  # a broken listener must not lose the committed event
+                    log.exception("listener failed for event %s", event.id)
+        return keys
+
+    def publish_many(self, events: Iterable[Event]) -> set[str]:
+        """Publish several events in order; return the union of changed keys."""
+        changed: set[str] = set()
+        for event in events:
+            changed |= self.publish(event)
+        return changed
+
+
+def get_bus() -> EventBus:
+    """The current app's bus."""
+    return current_app.extensions["console.bus"]

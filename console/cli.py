@@ -1,0 +1,172 @@
+"""The `supervisor-console` command: demo, serve, simulate, init-db."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .config import ConfigError, load_settings
+
+
+def _fail(message: str) -> int:
+    """Print a refusal the way a deploying engineer wants to read it, and return the exit code."""
+    print(f"supervisor-console: {message}", file=sys.stderr)
+    return 2
+
+
+def _wait_for_signal() -> None:
+    """Block the main thread until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the console under gunicorn (gthread) against real Telnyx."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if not settings["TELNYX_PUBLIC_KEY"]:
+        return _fail(
+            "TELNYX_PUBLIC_KEY is not set. The console never accepts unverified webhooks: copy the "
+            "public key from Mission Control (Account Settings > Keys & Credentials > Public Key) "
+            "into TELNYX_PUBLIC_KEY and start again."
+        )
+    if not settings["CONSOLE_SECRET_KEY"]:
+        return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
+    from .app import create_app
+    from .reconcile import start_reconciler
+    from .server import GunicornServer
+
+    def factory():
+        app = create_app()
+        start_reconciler(app)
+        return app
+
+    GunicornServer(factory, bind=f"{args.host}:{args.port}", threads=args.threads).run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Simulator, traffic and console wired together on this machine: no Telnyx account needed."""
+    from .app import create_app
+    from .reconcile import start_reconciler
+    from .server import BackgroundServer
+    from .simulator import Simulator
+
+    workdir = Path(tempfile.mkdtemp(prefix="supervisor-console-demo-"))
+    database = args.database or str(workdir / "demo.db")
+    simulator = Simulator(seed=args.seed, speed=args.speed, traffic=True)
+    simulator_url = simulator.start(host="127.0.0.1", port=args.simulator_port)
+    app = create_app(
+        {
+            "TELNYX_API_KEY": simulator.api_key,
+            "TELNYX_PUBLIC_KEY": simulator.public_key,
+            "TELNYX_BASE_URL": simulator_url,
+            "TELNYX_CONNECTION_ID": simulator.world.connection_id,
+            "TELNYX_CALLER_ID": "+13125550100",
+            "CONSOLE_DATABASE": database,
+            "CONSOLE_DEMO": True,
+            "CONSOLE_RECONCILE_INTERVAL": 10.0,
+        }
+    )
+    console = BackgroundServer(app, host=args.host, port=args.port).start()
+    simulator.delivery.set_url(f"{console.url}/webhooks/telnyx")
+    reconciler = start_reconciler(app)
+    print(f"Simulated Telnyx API: {simulator_url}", flush=True)
+    print(f"Supervisor console (demo): {console.url}/", flush=True)
+    print("Open the console URL in a browser. Ctrl-C stops everything.", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        reconciler.stop()
+        simulator.stop()
+        console.stop()
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Run only the Telnyx simulator, posting signed webhooks to --webhook-url."""
+    from .simulator import main_simulate
+
+    main_simulate(
+        host=args.host,
+        port=args.port,
+        webhook_url=args.webhook_url,
+        api_key=args.api_key,
+        signing_key_b64=args.signing_key,
+        seed=args.seed,
+        speed=args.speed,
+        traffic=not args.no_traffic,
+    )
+    return 0
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    """Create or migrate the database named by CONSOLE_DATABASE."""
+    from .app import create_app
+
+    try:
+        app = create_app({"CONSOLE_DATABASE": args.database} if args.database else None)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    print(f"database ready: {app.config['CONSOLE_DATABASE']}")
+    return 0
+
+
+def _speed(text: str) -> float:
+    """A positive speed factor."""
+    value = float(text)
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError("speed must be between 0 and 1000")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="supervisor-console", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="console + simulator + live traffic, no Telnyx account")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--simulator-port", type=int, default=0, help="default: a free port")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per real second")
+    demo.add_argument("--database", help="default: a fresh file in a temporary folder")
+    demo.set_defaults(handler=cmd_demo)
+
+    serve = commands.add_parser("serve", help="serve against Telnyx (gunicorn, gthread)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--threads", type=int, default=64, help="each open browser holds one thread")
+    serve.set_defaults(handler=cmd_serve)
+
+    simulate = commands.add_parser("simulate", help="run only the Telnyx simulator")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8080)
+    simulate.add_argument("--webhook-url", help="where signed webhooks are POSTed")
+    simulate.add_argument("--api-key", default=os.environ.get("TELNYX_API_KEY", "sim-key"))
+    simulate.add_argument("--signing-key", help="base64 32-byte Ed25519 seed; default: a new key")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--speed", type=_speed, default=1.0)
+    simulate.add_argument("--no-traffic", action="store_true", help="no call-center scenario")
+    simulate.set_defaults(handler=cmd_simulate)
+
+    init_db = commands.add_parser("init-db", help="create or migrate the database")
+    init_db.add_argument("--database", help="default: CONSOLE_DATABASE")
+    init_db.set_defaults(handler=cmd_init_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script and of `python -m console`."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

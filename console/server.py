@@ -1,0 +1,69 @@
+"""Serving the console: gunicorn's gthread worker in production, Werkzeug's threaded server in demos."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+
+class GunicornServer:
+    """Run a Flask app under gunicorn with threads (each live socket holds one)."""
+
+    def __init__(self, app_factory: Callable[[], Flask], *, bind: str, threads: int = 32, workers: int = 1):
+        from gunicorn.app.base import BaseApplication
+
+        options = {
+            "bind": bind,
+            "worker_class": "gthread",
+            "threads": threads,
+            "workers": workers,
+            "control_socket_disable": True,
+            "accesslog": None,
+            "graceful_timeout": 5,
+            "timeout": 120,
+        }
+
+        class _Application(BaseApplication):
+            def load_config(self):
+                for name, value in options.items():
+                    self.cfg.set(name, value)
+
+            def load(self):
+                # Called in each worker after the fork, so threads the app starts survive.
+                return app_factory()
+
+        self._application = _Application()
+
+    def run(self) -> None:
+        """Serve until gunicorn is told to stop (SIGINT / SIGTERM)."""
+        self._application.run()
+
+
+class BackgroundServer:
+    """A threaded Werkzeug server on a daemon thread, for demos and tests; stop() is bounded."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server.daemon_threads = True
+        self.host = host
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"http-{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The root URL the server answers on."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "BackgroundServer":
+        """Begin serving in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
