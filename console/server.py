@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 class GunicornServer:
@@ -42,11 +42,21 @@ class GunicornServer:
         self._application.run()
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's handler without a stderr line per request (webhooks arrive by the dozen)."""
+
+    def log_request(self, code="-", size="-") -> None:
+        if str(code).startswith("5"):
+            super().log_request(code, size)
+
+
 class BackgroundServer:
     """A threaded Werkzeug server on a daemon thread, for demos and tests; stop() is bounded."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler
+        )
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port

@@ -103,6 +103,7 @@ class RecordingServer:
 def _handler_for(server: RecordingServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = -1  # buffer headers and body into one write (avoids a Nagle/delayed-ACK stall)
 
         def _answer(self):
             path, _, query = self.path.partition("?")
