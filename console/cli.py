@@ -86,6 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         _wait_for_signal()
     finally:
+        app.extensions["console.hub"].stop()
         reconciler.stop()
         simulator.stop()
         console.stop()

@@ -98,6 +98,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the console waits for one Telnyx API request.",
         _positive_float,
     ),
+    Setting("CONSOLE_HUB_TICK_MS", 100, "Milliseconds the live hub gathers changes before pushing them to browsers.", _positive_int),
+    Setting("CONSOLE_WAIT_WARN_SECONDS", 60, "A queue wait turns amber after this many seconds.", _positive_int),
+    Setting(
+        "CONSOLE_WAIT_CRITICAL_SECONDS",
+        180,
+        "A queue wait turns red (and is announced) after this many seconds.",
+        _positive_int,
+    ),
     Setting("CONSOLE_DEMO", False, "Demo mode: label the console as a demo (set by `supervisor-console demo`).", _flag),
 )
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from flask_sock import Sock
 
 from .bus import EventBus
 from .store import Store
 from .telnyx import TelnyxClient
+
+# The /live WebSocket route hangs off this (see views/live.py); constructing it does nothing.
+sock = Sock()
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +24,22 @@ def init_app(app: Flask) -> None:
         app.config["TELNYX_BASE_URL"],
         timeout=app.config["CONSOLE_TELNYX_TIMEOUT"],
     )
+    _init_live(app)
+
+
+def _init_live(app: Flask) -> None:
+    """Template helpers, the WebSocket extension and the live hub (its thread starts on first use)."""
+    from . import ui
+    from .hub import Hub
+    from .views.live import LiveCatalogue
+
+    ui.init_app(app)
+    sock.init_app(app)
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+    tick = float(app.config.get("CONSOLE_HUB_TICK_MS") or 100) / 1000
+    hub = Hub(app, LiveCatalogue(), tick=tick)
+    app.extensions["console.hub"] = hub
+    app.extensions["console.bus"].subscribe(hub.notify)
 
 
 def get_store() -> Store:
@@ -30,3 +50,8 @@ def get_store() -> Store:
 def get_telnyx() -> TelnyxClient:
     """The current app's Telnyx client."""
     return current_app.extensions["console.telnyx"]
+
+
+def get_hub():
+    """The current app's live hub."""
+    return current_app.extensions["console.hub"]

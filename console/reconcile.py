@@ -119,7 +119,7 @@ class Reconciler:
                     continue
                 if _differs(conference, store.conference(conference_id), ("name", "status")):
                     events.append(console_event("console.conference.synced", conference))
-                events += self._participants(store, client, conference_id)
+                events += self._participants(store, client, conference_id, labels=True)
             bus = get_bus()
             for event in events:
                 bus.publish(event)
@@ -184,17 +184,19 @@ class Reconciler:
             events += self._participants(store, client, known["id"], ended=conference.get("status") == "completed")
         return events
 
-    def _participants(self, store, client, conference_id: str, ended: bool = False) -> list:
+    def _participants(self, store, client, conference_id: str, ended: bool = False, labels: bool = False) -> list:
         events = []
         rest = {}
         if not ended:
             for participant in client.list_participants(conference_id):
                 rest[participant["call_control_id"]] = participant
         known = {p["call_control_id"]: p for p in store.participants(conference_id, include_left=True)}
+        if labels:
+            self._fetch_labels(client, conference_id, rest, known)
         for ccid, participant in rest.items():
             if participant.get("status") == "left" and known.get(ccid, {}).get("status") in (None, "left"):
                 continue
-            if _differs(participant, known.get(ccid), ("status", "muted", "on_hold")):
+            if _differs(participant, known.get(ccid), ("status", "muted", "on_hold", "label")):
                 events.append(
                     console_event("console.participant.synced", {**participant, "conference_id": conference_id})
                 )
@@ -207,6 +209,20 @@ class Reconciler:
                     )
                 )
         return events
+
+    @staticmethod
+    def _fetch_labels(client, conference_id: str, rest: dict, known: dict) -> None:
+        """Labels are only in the single-participant shape: fetch them for joined legs that lack one."""
+        for ccid, participant in rest.items():
+            if participant.get("status") != "joined" or (known.get(ccid) or {}).get("label"):
+                continue
+            try:
+                single = client.retrieve_participant(conference_id, participant["id"])
+            except TelnyxError as exc:
+                log.info("no label for participant %s: %s", ccid, exc)
+                continue
+            if single.get("label"):
+                participant["label"] = single["label"]
 
     def _queues(self, store, client) -> list:
         events = []

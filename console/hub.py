@@ -1,0 +1,347 @@
+"""The live hub: coalesces changed keys for one tick, renders each changed atom once, fans out frames.
+
+The bus calls `notify(keys)` after each committed event. The hub's thread waits one tick so a
+burst of events for the same row becomes one render, asks its catalogue which UI atoms those keys
+touch, renders each atom once, and gives every subscriber one frame holding the out-of-band
+fragments for the atoms its page shows (a frame is a few WebSocket messages: see `messages`). A subscriber's outgoing queue is bounded: one that falls
+behind is emptied and sent a fresh snapshot instead, so a stuck browser never grows memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from markupsafe import escape
+
+from .ui import oob
+
+log = logging.getLogger("console.hub")
+
+# Close code telling browsers the server is restarting, so the htmx ws extension reconnects.
+SERVICE_RESTART = 1012
+
+_ROOT_TAG = re.compile(r"^\s*<([A-Za-z][A-Za-z0-9-]*)")
+# The browser parses each message in one context chosen by its first element: a <tr> after a
+# <div> is dropped, so table parts travel in messages of their own kind.
+_PARSE_GROUP = {"tr": "rows", "tbody": "table-bodies", "thead": "table-bodies", "tfoot": "table-bodies",
+                "td": "cells", "th": "cells", "caption": "table-bodies", "colgroup": "table-bodies"}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One atom as rendered this tick: its element id, its HTML (None once it is gone) and its list."""
+
+    dom_id: str
+    html: str | None
+    container: str | None = None
+    placement: str = "beforeend"
+    wrapper: str = "div"
+    order: tuple = ()
+
+
+class Catalogue(Protocol):
+    """What the hub needs to know about the pages: which atoms keys touch, and how to render them."""
+
+    def accepts(self, watch: str) -> bool: ...
+
+    def atoms(self, keys: set[str]) -> Iterable[Hashable]: ...
+
+    def topics(self, atom: Hashable) -> set[str]: ...
+
+    def render(self, atom: Hashable) -> Piece: ...
+
+    def snapshot(self, watch: str) -> tuple[list[str], set[str]]: ...
+
+
+def messages(fragments: Iterable[str]) -> list[str]:
+    """Group OOB fragments into as few WebSocket messages as the browser's HTML parser allows.
+
+    Order is kept within a group; fragments in different groups target different elements.
+    """
+    groups: dict[str, list[str]] = {}
+    for fragment in fragments:
+        if not fragment:
+            continue
+        root = _ROOT_TAG.match(fragment)
+        group = _PARSE_GROUP.get(root.group(1).lower(), "flow") if root else "flow"
+        groups.setdefault(group, []).append(fragment)
+    return ["".join(parts) for parts in groups.values()]
+
+
+def fragment_for(piece: Piece, shown: set[str]) -> str:
+    """The OOB fragment that brings one browser's copy of `piece` up to date, given what it shows."""
+    present = piece.html is not None
+    if piece.container is None:
+        return str(oob(piece.html)) if present else ""
+    if present and piece.dom_id in shown:
+        return str(oob(piece.html))
+    if present:
+        shown.add(piece.dom_id)
+        target = f"{piece.placement}:#{piece.container}"
+        return f'<{piece.wrapper} hx-swap-oob="{escape(target)}">{piece.html}</{piece.wrapper}>'
+    if piece.dom_id in shown:
+        shown.discard(piece.dom_id)
+        return f'<div id="{escape(piece.dom_id)}" hx-swap-oob="delete" data-gone="1"></div>'
+    return ""
+
+
+class Subscription:
+    """One open page: what it watches, which list items it shows, and its bounded outgoing queue.
+
+    When the queue overflows, the backlog is dropped and the page is marked behind: nothing more
+    is queued for it until its sender comes back for a frame, and then it gets a fresh snapshot.
+    A stuck socket therefore costs neither memory nor repeated snapshot renders.
+    """
+
+    def __init__(self, hub: Hub, watch: str, root: str, limit: int):
+        self.hub = hub
+        self.watch = watch
+        self.root = root
+        self.shown: set[str] = set()
+        self.limit = limit
+        self.overflows = 0
+        self.behind = False
+        self.closed = False
+        self.close_code: int | None = None
+        self._resync_requested = False
+        self._frames: deque[list[str]] = deque()
+        self._ready = threading.Condition()
+
+    def deliver(self, frame: list[str]) -> bool:
+        """Queue a frame (its messages) for the socket; False when it was dropped (closed or behind)."""
+        if not frame:
+            return True
+        with self._ready:
+            if self.closed or self.behind:
+                return False
+            if len(self._frames) >= self.limit:
+                self._frames.clear()
+                self.overflows += 1
+                self.behind = True
+                log.info("a %s page fell behind; it gets a fresh snapshot when it catches up", self.watch)
+                return False
+            self._frames.append(frame)
+            self._ready.notify()
+            return True
+
+    def resync(self, frame: list[str]) -> None:
+        """Queue a snapshot frame, replacing any backlog, and start taking changes again."""
+        with self._ready:
+            if self.closed:
+                return
+            self._frames.clear()
+            self._frames.append(frame)
+            self.behind = False
+            self._resync_requested = False
+            self._ready.notify()
+
+    def next_frame(self, timeout: float | None = None) -> list[str] | None:
+        """The next frame's messages, waiting up to `timeout` seconds (None when there is none yet)."""
+        with self._ready:
+            ask = self.behind and not self._frames and not self._resync_requested and not self.closed
+            if ask:
+                self._resync_requested = True
+        if ask:
+            self.hub.request_snapshot(self)
+        with self._ready:
+            if not self._frames and not self.closed:
+                self._ready.wait(timeout)
+            return self._frames.popleft() if self._frames else None
+
+    def pending(self) -> int:
+        """How many frames wait to be sent."""
+        with self._ready:
+            return len(self._frames)
+
+    def close(self, code: int | None = None) -> None:
+        """Stop accepting frames and wake the sender so it can end the socket."""
+        with self._ready:
+            self.closed = True
+            self.close_code = code
+            self._frames.clear()
+            self._ready.notify_all()
+
+
+@dataclass
+class HubStats:
+    """Counters tests and the admin page read: ticks run, atoms rendered (the latest kept), frames, snapshots."""
+
+    ticks: int = 0
+    renders: int = 0
+    frames: int = 0
+    snapshots: int = 0
+    rendered_atoms: deque = field(default_factory=lambda: deque(maxlen=512))
+
+
+class Hub:
+    """Subscribers, the coalescing tick, render-once fan-out; the thread starts on the first subscriber."""
+
+    def __init__(self, app, catalogue: Catalogue, *, tick: float = 0.1, queue_limit: int = 32):
+        self.app = app
+        self.catalogue = catalogue
+        self.tick = tick
+        self.queue_limit = queue_limit
+        self.stats = HubStats()
+        self._subscribers: set[Subscription] = set()
+        self._pending_keys: set[str] = set()
+        self._first_pending: float | None = None
+        self._want_snapshot: set[Subscription] = set()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # -- subscribers --------------------------------------------------------------------------
+
+    def subscribe(self, watch: str, root: str = "") -> Subscription:
+        """Register a page watching `watch` (served under URL prefix `root`); its snapshot comes first."""
+        if not self.catalogue.accepts(watch):
+            raise ValueError(f"nothing to watch called {watch!r}")
+        subscription = Subscription(self, watch, root, self.queue_limit)
+        with self._wake:
+            if self._stopping:
+                raise RuntimeError("the live hub has stopped")
+            self._subscribers.add(subscription)
+            self._want_snapshot.add(subscription)
+            self._start_thread()
+            self._wake.notify()
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Forget a closed page."""
+        subscription.close(subscription.close_code)
+        with self._wake:
+            self._subscribers.discard(subscription)
+            self._want_snapshot.discard(subscription)
+
+    def subscriber_count(self) -> int:
+        """How many pages are connected."""
+        with self._wake:
+            return len(self._subscribers)
+
+    def request_snapshot(self, subscription: Subscription) -> None:
+        """Send this subscriber a full snapshot at the next tick (it fell behind or just connected)."""
+        with self._wake:
+            if subscription in self._subscribers:
+                self._want_snapshot.add(subscription)
+                self._wake.notify()
+
+    # -- events -------------------------------------------------------------------------------
+
+    def notify(self, keys: Iterable[str], event=None) -> None:
+        """Bus listener: remember changed keys for the next tick (cheap; never renders here)."""
+        keys = set(keys)
+        if not keys:
+            return
+        with self._wake:
+            if not self._subscribers:
+                return
+            if self._first_pending is None:
+                self._first_pending = time.monotonic()
+            self._pending_keys |= keys
+            self._wake.notify()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _start_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every subscriber as 'service restarting' (browsers reconnect) and end the thread."""
+        with self._wake:
+            self._stopping = True
+            subscribers = list(self._subscribers)
+            self._subscribers.clear()
+            self._want_snapshot.clear()
+            self._wake.notify_all()
+        for subscription in subscribers:
+            subscription.close(SERVICE_RESTART)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopping and not self._want_snapshot and not self._pending_keys:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                due = (self._first_pending or time.monotonic()) + self.tick
+                wait = due - time.monotonic()
+                if self._pending_keys and wait > 0 and not self._want_snapshot:
+                    # Coalesce: let the burst finish before rendering (woken early only to stop).
+                    self._wake.wait(wait)
+                    if self._stopping:
+                        return
+                    if time.monotonic() < due:
+                        continue
+                keys, self._pending_keys, self._first_pending = self._pending_keys, set(), None
+                snapshots, self._want_snapshot = self._want_snapshot, set()
+                subscribers = list(self._subscribers)
+            try:
+                self.run_tick(keys, snapshots, subscribers)
+            except Exception:  # a rendering bug must not kill live updates for everyone
+                log.exception("live hub tick failed")
+
+    def run_tick(self, keys: set[str], snapshots: Iterable[Subscription], subscribers: list[Subscription]) -> None:
+        """Send due snapshots, then render each atom the keys touch once and fan the frames out."""
+        self.stats.ticks += 1
+        by_root: dict[str, list[Subscription]] = {}
+        for subscription in subscribers:
+            by_root.setdefault(subscription.root, []).append(subscription)
+        due = set(snapshots)
+        for root, group in by_root.items():
+            with self._render_context(root):
+                for subscription in group:
+                    if subscription in due:
+                        self._send_snapshot(subscription)
+                if keys:
+                    self._send_changes(keys, group)
+
+    def _send_snapshot(self, subscription: Subscription) -> None:
+        try:
+            fragments, shown = self.catalogue.snapshot(subscription.watch)
+        except Exception:  # the page keeps what it shows and still gets later changes
+            log.exception("rendering the %s snapshot failed", subscription.watch)
+            return
+        subscription.shown = set(shown)
+        self.stats.snapshots += 1
+        subscription.resync(messages(fragments))
+        self.stats.frames += 1
+
+    def _send_changes(self, keys: set[str], group: list[Subscription]) -> None:
+        watched = {subscription.watch for subscription in group}
+        relevant = []
+        for atom in self.catalogue.atoms(keys):
+            topics = self.catalogue.topics(atom)
+            if topics & watched:
+                relevant.append((atom, topics))
+        if not relevant:
+            return
+        pieces = []
+        for atom, topics in relevant:
+            try:
+                pieces.append((self.catalogue.render(atom), topics))
+            except Exception:  # one broken atom must not hold back every other change
+                log.exception("rendering %r failed", atom)
+                continue
+            self.stats.renders += 1
+            self.stats.rendered_atoms.append(atom)
+        pieces.sort(key=lambda item: (item[0].order, item[0].dom_id))
+        for subscription in group:
+            frame = messages(fragment_for(piece, subscription.shown) for piece, topics in pieces
+                             if subscription.watch in topics)
+            if frame and subscription.deliver(frame):
+                self.stats.frames += 1
+
+    def _render_context(self, root: str):
+        """A request context under the subscribers' URL prefix, so url_for in macros builds their links."""
+        return self.app.test_request_context("/", base_url=f"http://live.invalid{root}")

@@ -1,0 +1,263 @@
+/* Supervisor console behaviour: theme, ticking timers, wait levels, live connection state,
+   announcements, the conference filter. Loaded in <head> so the theme is set before first paint. */
+(function () {
+  "use strict";
+
+  var THEME_KEY = "supervisor-console-theme";
+  var root = document.documentElement;
+
+  function storedTheme() {
+    try { return localStorage.getItem(THEME_KEY); } catch (e) { return null; }
+  }
+  var initialTheme = storedTheme();
+  if (initialTheme === "dark" || initialTheme === "light") { root.setAttribute("data-theme", initialTheme); }
+
+  function currentTheme() {
+    var chosen = root.getAttribute("data-theme");
+    if (chosen) { return chosen; }
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+
+  function showTheme() {
+    var button = document.getElementById("theme-toggle");
+    if (!button) { return; }
+    var dark = currentTheme() === "dark";
+    button.setAttribute("aria-pressed", dark ? "true" : "false");
+  }
+
+  function toggleTheme() {
+    var next = currentTheme() === "dark" ? "light" : "dark";
+    root.setAttribute("data-theme", next);
+    try { localStorage.setItem(THEME_KEY, next); } catch (e) { /* private mode: not remembered */ }
+    showTheme();
+  }
+
+  /* ---- time ------------------------------------------------------------------------------ */
+
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+
+  function formatDuration(seconds) {
+    var whole = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(whole / 3600), m = Math.floor((whole % 3600) / 60), s = whole % 60;
+    return h ? h + ":" + pad(m) + ":" + pad(s) : m + ":" + pad(s);
+  }
+
+  function localClock(date) {
+    return pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
+  }
+
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (!region || !text) { return; }
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 50);
+  }
+
+  var announcedWaits = new Set();
+
+  function waitLevel(el, seconds) {
+    var warn = parseFloat(el.getAttribute("data-warn"));
+    var critical = parseFloat(el.getAttribute("data-critical"));
+    if (!isNaN(critical) && seconds >= critical) { return "critical"; }
+    if (!isNaN(warn) && seconds >= warn) { return "warn"; }
+    return "ok";
+  }
+
+  function tick(scope, announceCrossings) {
+    var now = Date.now();
+    (scope || document).querySelectorAll("[data-since]").forEach(function (el) {
+      var since = Date.parse(el.getAttribute("data-since"));
+      if (isNaN(since)) { return; }
+      var seconds = (now - since) / 1000;
+      var text = formatDuration(seconds);
+      if (el.textContent !== text) { el.textContent = text; }
+      if (el.hasAttribute("data-warn")) {
+        var level = waitLevel(el, seconds);
+        var before = el.getAttribute("data-level");
+        if (before !== level) {
+          el.setAttribute("data-level", level);
+          el.setAttribute("title", level === "ok" ? "Waiting" : level === "warn" ? "Long wait" : "Very long wait");
+          var key = el.getAttribute("data-announce") + "@" + el.getAttribute("data-since");
+          if (announceCrossings && before && level === "critical" && el.hasAttribute("data-announce") && !announcedWaits.has(key)) {
+            announcedWaits.add(key);
+            announce(el.getAttribute("data-announce"));
+          }
+        }
+      }
+    });
+  }
+
+  function localTimes(scope) {
+    (scope || document).querySelectorAll("time[data-local-time]").forEach(function (el) {
+      var moment = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(moment)) { el.textContent = localClock(new Date(moment)); }
+    });
+  }
+
+  /* ---- live connection ------------------------------------------------------------------- */
+
+  var CLEAN_CLOSE_CODES = [1000, 1001, 1005];
+  var LOSS_ANNOUNCE_MS = 3000;
+  var lostAt = null;
+  var lossNotice = null;
+
+  function setLiveState(state, label) {
+    var box = document.getElementById("live-state");
+    if (!box) { return; }
+    box.setAttribute("data-state", state);
+    box.querySelector(".live-label").textContent = label;
+  }
+
+  function markDataFresh() {
+    var stamp = document.getElementById("data-as-of");
+    if (!stamp) { return; }
+    var now = new Date();
+    stamp.setAttribute("datetime", now.toISOString());
+    stamp.textContent = localClock(now);
+  }
+
+  function reconnectDelay(retries) {
+    var base = Math.min(500 * Math.pow(2, retries), 5000);
+    return base / 2 + Math.random() * base / 2;
+  }
+
+  if (window.htmx) { htmx.config.wsReconnectDelay = reconnectDelay; }
+
+  /* A short blip stays silent; a connection lost for a few seconds is announced once. */
+  function noteLoss() {
+    if (lostAt) { return; }
+    lostAt = Date.now();
+    lossNotice = window.setTimeout(function () {
+      var stamp = document.getElementById("data-as-of");
+      announce("Live updates lost, reconnecting. Figures shown are as of " + (stamp ? stamp.textContent : "earlier") + ".");
+    }, LOSS_ANNOUNCE_MS);
+  }
+
+  function onLiveEvent(evt) {
+    switch (evt.type) {
+      case "htmx:wsConnecting":
+        if (lostAt) { setLiveState("reconnecting", "Reconnecting…"); }
+        break;
+      case "htmx:wsOpen":
+        setLiveState("live", "Live");
+        if (lostAt && Date.now() - lostAt > LOSS_ANNOUNCE_MS) { announce("Live updates are back."); }
+        lostAt = null;
+        window.clearTimeout(lossNotice);
+        lossNotice = null;
+        break;
+      case "htmx:wsClose":
+        noteLoss();
+        setLiveState("reconnecting", "Reconnecting…");
+        var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
+        var wrapper = evt.detail && evt.detail.socketWrapper;
+        // The ws extension only retries abnormal closes; a clean close by a server going away must
+        // not leave the page silently frozen, so retry those too (never a refusal such as 1008).
+        if (CLEAN_CLOSE_CODES.indexOf(code) >= 0 && wrapper && document.body.contains(evt.target)) {
+          window.setTimeout(function () { wrapper.reconnect(); }, reconnectDelay(0));
+        }
+        break;
+      case "htmx:wsError":
+        noteLoss();
+        setLiveState("reconnecting", "Reconnecting…");
+        break;
+    }
+  }
+
+  /* ---- out-of-band swaps ----------------------------------------------------------------- */
+
+  var focusedId = null;
+
+  function beforeMessage() {
+    var active = document.activeElement;
+    focusedId = active && active !== document.body && active.id ? active.id : null;
+  }
+
+  function afterMessage(evt) {
+    document.body.setAttribute("data-synced", "");
+    markDataFresh();
+    tick(document, false);
+    localTimes(document);
+    refreshCounts();
+    applyFilters();
+    if (focusedId && (!document.activeElement || document.activeElement === document.body)) {
+      var again = document.getElementById(focusedId);
+      if (again) { again.focus({ preventScroll: true }); }
+    }
+  }
+
+  /* Announce only what a supervisor must not miss: a conference ending (its row removed from the
+     dashboard, or its page header turning to "Ended"). Waits are announced by tick(). */
+  function beforeOobSwap(evt) {
+    var fragment = evt.detail && evt.detail.fragment;
+    var target = evt.detail && evt.detail.target;
+    if (!fragment || !target) { return; }
+    var incoming = fragment.getAttribute ? fragment : fragment.firstElementChild;
+    if (!incoming) { return; }
+    if (incoming.getAttribute("data-gone") && target.classList.contains("conference-row")) {
+      announce(target.getAttribute("data-gone-notice"));
+    } else if (target.classList.contains("conference-head") && target.getAttribute("data-status") !== "completed" &&
+               incoming.getAttribute("data-status") === "completed") {
+      announce(incoming.getAttribute("data-ended-notice"));
+    }
+  }
+
+  /* ---- counts and filter ----------------------------------------------------------------- */
+
+  function refreshCounts() {
+    document.querySelectorAll("[data-count-of]").forEach(function (badge) {
+      var list = document.getElementById(badge.getAttribute("data-count-of"));
+      if (!list) { return; }
+      badge.textContent = String(list.children.length);
+      list.toggleAttribute("data-empty", list.children.length === 0);
+    });
+  }
+
+  function applyFilters() {
+    document.querySelectorAll("input[data-filter-rows]").forEach(function (input) {
+      var body = document.getElementById(input.getAttribute("data-filter-rows"));
+      if (!body) { return; }
+      var query = input.value.trim().toLowerCase();
+      var shown = 0, total = body.children.length;
+      Array.prototype.forEach.call(body.children, function (row) {
+        var text = (row.getAttribute("data-filter") || row.textContent).toLowerCase();
+        var match = !query || text.indexOf(query) >= 0;
+        row.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      var status = document.getElementById(input.id + "-status");
+      if (status) { status.textContent = query ? shown + " of " + total + " shown" : ""; }
+    });
+  }
+
+  function onKey(evt) {
+    if (evt.key !== "/" || evt.ctrlKey || evt.metaKey || evt.altKey) { return; }
+    var tag = (document.activeElement && document.activeElement.tagName) || "";
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") { return; }
+    var filter = document.querySelector("input[data-filter-rows]");
+    if (filter) { evt.preventDefault(); filter.focus(); filter.select(); }
+  }
+
+  /* ---- start ----------------------------------------------------------------------------- */
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) { htmx.config.wsReconnectDelay = reconnectDelay; }
+    showTheme();
+    var button = document.getElementById("theme-toggle");
+    if (button) { button.addEventListener("click", toggleTheme); }
+    ["htmx:wsConnecting", "htmx:wsOpen", "htmx:wsClose", "htmx:wsError"].forEach(function (name) {
+      document.addEventListener(name, onLiveEvent);
+    });
+    document.addEventListener("htmx:wsBeforeMessage", beforeMessage);
+    document.addEventListener("htmx:wsAfterMessage", afterMessage);
+    document.addEventListener("htmx:oobBeforeSwap", beforeOobSwap);
+    document.addEventListener("htmx:afterSwap", function () { tick(document, false); localTimes(document); refreshCounts(); applyFilters(); });
+    document.addEventListener("input", function (evt) {
+      if (evt.target.matches && evt.target.matches("input[data-filter-rows]")) { applyFilters(); }
+    });
+    document.addEventListener("keydown", onKey);
+    tick(document, false);
+    localTimes(document);
+    applyFilters();
+    window.setInterval(function () { tick(document, true); }, 1000);
+  });
+})();
