@@ -162,3 +162,12 @@ def test_the_ended_page_gains_conferences_as_they_end(connect, post_webhook):
     post_webhook(ev.body("conference.ended", now(), conference_id=CONFERENCE, reason="all_left", **ev.leg_ids(LEG)))
     frame = receive_until(sock, dom_id("ended", CONFERENCE))
     assert frame.startswith('<tbody hx-swap-oob="afterbegin:#ended-rows">') and "Everyone left" in frame
+
+
+def test_conference_wide_playback_updates_the_media_state_line(connect, post_webhook):
+    post_webhook(ev.body("conference.created", now(-5), conference_id=CONFERENCE, **ev.leg_ids(LEG)))
+    sock = connect(f"conference:{CONFERENCE}")
+    sock.recv()
+    post_webhook(ev.body("conference.playback.started", now(), conference_id=CONFERENCE, media_name="hold-music"))
+    frame = receive_until(sock, dom_id("media-state", CONFERENCE))
+    assert "Playing hold-music to everyone" in frame

@@ -100,7 +100,7 @@ class LiveCatalogue:
         atoms: list[tuple] = []
         for conference_id in sorted(found["conference"]):
             atoms += [("conference_row", conference_id), ("conference_header", conference_id),
-                      ("ended_row", conference_id)]
+                      ("media_state", conference_id), ("ended_row", conference_id)]
         for conference_id, call_control_id in sorted(found["participant"]):
             atoms.append(("participant", conference_id, call_control_id))
         if found["recording"]:
@@ -124,7 +124,7 @@ class LiveCatalogue:
             return {"dashboard"}
         if kind == "ended_row":
             return {"ended"}
-        if kind in ("conference_header", "participant", "recording"):
+        if kind in ("conference_header", "media_state", "participant", "recording"):
             return {f"conference:{atom[1]}"}
         return {f"queue:{atom[1]}"}
 
@@ -161,6 +161,13 @@ class LiveCatalogue:
         conference = self._conference(conference_id)
         html = _macro("conference_header")(conference) if conference else None
         return Piece(dom_id("conference-header", conference_id), html, order=(0, ""))
+
+    def _render_media_state(self, conference_id):
+        # Only the status line is pushed: the forms around it keep what a supervisor is typing.
+        conference = self._conference(conference_id)
+        render = get_template_attribute("_controls.html", "conference_media_state")
+        html = render(conference) if conference else None
+        return Piece(dom_id("media-state", conference_id), html, order=(0, ""))
 
     def _render_participant(self, conference_id, call_control_id):
         conference = self._conference(conference_id)
