@@ -9,6 +9,7 @@ others, and nowhere for ``conference.recording.saved``, which is ordered by its 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,10 @@ from typing import Any
 
 TELNYX = "telnyx"
 CONSOLE = "console"
+
+
+# A JSON escape for half of a UTF-16 surrogate pair; json.loads lets a lone one through.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class EventParseError(ValueError):
@@ -97,11 +102,24 @@ def _decode(body: bytes | bytearray | str | dict) -> Any:
     if not isinstance(body, str):
         raise EventParseError(f"body must be bytes, str or dict, got {type(body).__name__}")
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except RecursionError:
         raise EventParseError("body is nested too deeply") from None
     except ValueError as exc:
         raise EventParseError(f"body is not JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(body):
+        _refuse_lone_surrogates(document)
+    return document
+
+
+def _refuse_lone_surrogates(document: Any) -> None:
+    """Refuse text holding half a surrogate pair: it is not Unicode, and SQLite cannot store it."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventParseError("body has a \\u escape for half a surrogate pair, which is not text") from None
+    except RecursionError:
+        raise EventParseError("body is nested too deeply") from None
 
 
 def _record(document: Any) -> dict:

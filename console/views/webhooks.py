@@ -1,19 +1,37 @@
-"""POST /webhooks/telnyx: verify, parse, commit, then answer 200."""
+"""POST /webhooks/telnyx: verify, parse, commit, then answer 200.
+
+The 200 is only sent after the event's transaction has committed, so a sender that sees it may
+forget the event; anything else (a crash, a locked database) leaves the sender retrying, and the
+event id makes the retry harmless. A replay of a request already accepted (same signature) is
+answered "duplicate" without touching the event log; so is a second copy of a known event id.
+Unverifiable requests get a 4xx and store nothing; verified bodies that are not events get 400.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
+from .. import replay
 from ..bus import get_bus
+from ..events import Event, EventParseError, parse_event
 from ..extensions import get_store
-from ..events import EventParseError, parse_event
-from ..signing import SignatureError, verify
+from ..signing import SIGNATURE_HEADER, SignatureError, verify
 
 log = logging.getLogger("console.webhooks")
 
 webhooks = Blueprint("webhooks", __name__)
+
+# Events the console records itself; Telnyx never sends these, so a webhook naming one is ignored.
+CONSOLE_EVENT_PREFIX = "console."
+
+
+@webhooks.record_once
+def _setup(state) -> None:
+    """Open the replay ledger on the console's database when the blueprint joins an app."""
+    replay.init_app(state.app)
 
 
 def _reject(status: int, reason: str):
@@ -30,6 +48,14 @@ def _read_body(limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
+def _remember(ledger: replay.SignatureLedger, signature: str, timestamp: int) -> None:
+    """Record the accepted signature; the event is already committed, so a failure here only logs."""
+    try:
+        ledger.remember(signature, timestamp)
+    except sqlite3.Error:
+        log.exception("could not record a webhook signature; the event id still guards against replays")
+
+
 @webhooks.post("/webhooks/telnyx")
 def receive():
     """Accept a Telnyx webhook only when its Ed25519 signature verifies."""
@@ -42,7 +68,7 @@ def receive():
         log.error("webhook refused: TELNYX_PUBLIC_KEY is not configured")
         return _reject(400, "webhook verification is not configured")
     try:
-        verify(body, request.headers, public_key, tolerance=config["CONSOLE_WEBHOOK_TOLERANCE"])
+        timestamp = verify(body, request.headers, public_key, tolerance=config["CONSOLE_WEBHOOK_TOLERANCE"])
     except SignatureError as exc:
         log.warning("webhook refused: %s", exc)
         return _reject(400, exc.reason)
@@ -51,7 +77,29 @@ def receive():
     except EventParseError as exc:
         log.warning("webhook refused: %s", exc)
         return _reject(400, f"unreadable event: {exc}")
-    if get_store().has_event(event.id):
+    g.webhook_event_type = event.event_type  # for the webhook metrics
+    ledger = replay.get_ledger()
+    signature = replay.signature_key(request.headers[SIGNATURE_HEADER])
+    try:
+        with ledger.admission:
+            return _admit(event, ledger, signature, timestamp)
+    except sqlite3.Error:
+        log.exception("webhook %r not stored: the database is unavailable", event.id[:80])
+        return _reject(503, "the console cannot store events right now")
+
+
+def _admit(event: Event, ledger: replay.SignatureLedger, signature: str, timestamp: int):
+    """Answer a verified event: a replay or a known id is a duplicate; else commit, then acknowledge."""
+    if ledger.seen(signature):
+        log.info("webhook replayed (signature already accepted, timestamp %s): not applied", timestamp)
         return jsonify({"status": "duplicate"}), 200
-    get_bus().publish(event)
-    return jsonify({"status": "stored"}), 200
+    if event.event_type.startswith(CONSOLE_EVENT_PREFIX):
+        log.warning("webhook %r ignored: %r names one of the console's own events", event.id[:80],
+                    event.event_type[:80])
+        _remember(ledger, signature, timestamp)
+        return jsonify({"status": "ignored"}), 200
+    duplicate = get_store().has_event(event.id)
+    if not duplicate:
+        get_bus().publish(event)
+    _remember(ledger, signature, timestamp)
+    return jsonify({"status": "duplicate" if duplicate else "stored"}), 200
