@@ -33,9 +33,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.get("CONSOLE_SECRET_KEY") or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = None
 
-    from . import extensions
+    from . import audit, auth, embedding, extensions
     from .views import register_views
 
     extensions.init_app(app)
     register_views(app)
+    auth.init_app(app)
+    audit.init_app(app)
+    embedding.init_app(app)
     return app

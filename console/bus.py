@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from flask import Flask, current_app
@@ -27,6 +28,8 @@ class EventBus:
         self.store = store
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
+        # Optional timing hook `on_applied(event, seconds, keys)` (the metrics set it).
+        self.on_applied: Callable[[Event, float, set[str]], None] | None = None
 
     def init_app(self, app: Flask, store) -> None:
         """Bind to the app's store and register as the app's bus."""
@@ -40,7 +43,10 @@ class EventBus:
 
     def publish(self, event: Event) -> set[str]:
         """Commit the event and return the keys it changed (empty for a duplicate)."""
+        started = time.perf_counter()
         keys = self.store.apply(event)
+        if self.on_applied is not None:
+            self.on_applied(event, time.perf_counter() - started, keys)
         if keys:
             for listener in list(self._listeners):
                 try:

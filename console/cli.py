@@ -1,4 +1,4 @@
-"""The `supervisor-console` command: demo, serve, simulate, init-db."""
+"""The `supervisor-console` command: demo, serve, simulate, init-db, user."""
 
 from __future__ import annotations
 
@@ -42,12 +42,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings["CONSOLE_SECRET_KEY"]:
         return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
     from .app import create_app
+    from .alerts import get_watcher
     from .reconcile import start_reconciler
     from .server import GunicornServer
 
     def factory():
         app = create_app()
         start_reconciler(app)
+        get_watcher(app).start()
         return app
 
     GunicornServer(factory, bind=f"{args.host}:{args.port}", threads=args.threads).run()
@@ -57,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator, traffic and console wired together on this machine: no Telnyx account needed."""
     from .app import create_app
+    from .alerts import get_watcher
     from .reconcile import start_reconciler
     from .server import BackgroundServer
     from .simulator import Simulator
@@ -80,6 +83,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console = BackgroundServer(app, host=args.host, port=args.port).start()
     simulator.delivery.set_url(f"{console.url}/webhooks/telnyx")
     reconciler = start_reconciler(app)
+    watcher = get_watcher(app)
+    watcher.start()
     print(f"Simulated Telnyx API: {simulator_url}", flush=True)
     print(f"Supervisor console (demo): {console.url}/", flush=True)
     print("Open the console URL in a browser. Ctrl-C stops everything.", flush=True)
@@ -87,6 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _wait_for_signal()
     finally:
         app.extensions["console.hub"].stop()
+        watcher.stop()
         reconciler.stop()
         simulator.stop()
         console.stop()
@@ -119,6 +125,58 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     print(f"database ready: {app.config['CONSOLE_DATABASE']}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure ingest, live latency and page times (see console/bench.py)."""
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def _user_store(args: argparse.Namespace):
+    """The store named by --database or CONSOLE_DATABASE, migrated."""
+    from .store import Store
+
+    store = Store(args.database or load_settings()["CONSOLE_DATABASE"])
+    store.migrate()
+    return store
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The password from the first line of stdin (--password-stdin), or typed twice at a prompt."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """Add a user, change their role, disable or enable them, or list everyone."""
+    from . import users
+
+    try:
+        store = _user_store(args)
+        if args.action == "list":
+            for user in store.users():
+                state = "disabled" if user["disabled"] else "enabled"
+                print(f"{user['name']}\t{user['role']}\t{state}\t{user['phone'] or ''}")
+            return 0
+        if args.action == "add":
+            user = users.add_user(store, args.name, args.role, _new_password(args), args.phone)
+        elif args.action == "set-role":
+            user = users.set_role(store, args.name, args.role)
+        else:
+            user = users.set_disabled(store, args.name, args.action == "disable")
+    except (ConfigError, ValueError) as exc:
+        return _fail(str(exc))
+    state = "disabled" if user["disabled"] else "enabled"
+    print(f"user {user['name']}: {user['role']}, {state}")
     return 0
 
 
@@ -164,6 +222,29 @@ def build_parser() -> argparse.ArgumentParser:
     init_db = commands.add_parser("init-db", help="create or migrate the database")
     init_db.add_argument("--database", help="default: CONSOLE_DATABASE")
     init_db.set_defaults(handler=cmd_init_db)
+
+    user = commands.add_parser("user", help="add users, change their role, disable or enable them")
+    user_actions = user.add_subparsers(dest="action", required=True)
+    add = user_actions.add_parser("add", help="add a user who signs in with a password")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("viewer", "supervisor", "admin"))
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin, not a prompt")
+    add.add_argument("--phone", help="E.164 number or SIP address dialled as their supervisor line")
+    set_role = user_actions.add_parser("set-role", help="change what a user may do")
+    set_role.add_argument("name")
+    set_role.add_argument("role", choices=("viewer", "supervisor", "admin"))
+    for action, says in (("disable", "stop a user signing in (ends their sessions)"), ("enable", "let them in again")):
+        user_actions.add_parser(action, help=says).add_argument("name")
+    user_actions.add_parser("list", help="everyone who may sign in")
+    for parser_of_action in user_actions.choices.values():
+        parser_of_action.add_argument("--database", help="default: CONSOLE_DATABASE")
+    user.set_defaults(handler=cmd_user)
+
+    from .bench import add_arguments as bench_arguments
+
+    bench = commands.add_parser("bench", help="measure ingest rate, live latency and page times")
+    bench_arguments(bench)
+    bench.set_defaults(handler=cmd_bench)
     return parser
 
 

@@ -7,6 +7,7 @@ exist without being documented.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -51,6 +52,93 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise ValueError(f"expected a positive number, got {text!r}")
     return value
+
+
+def _whole_number(text: str) -> int:
+    """Parse a whole number of zero or more."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"expected zero or more, got {text!r}")
+    return value
+
+
+def _percent(text: str) -> int:
+    """Parse a percentage from 1 to 100."""
+    value = int(text)
+    if not 0 < value <= 100:
+        raise ValueError(f"expected a percent from 1 to 100, got {text!r}")
+    return value
+
+
+def _time_zone(text: str) -> str:
+    """Check an IANA time zone name."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}") from None
+    return text.strip()
+
+
+def _queue_targets(text: str) -> str:
+    """Check per-queue service level targets."""
+    from .kpis import parse_queue_targets
+
+    parse_queue_targets(text)
+    return text
+
+
+def _formula(text: str) -> str:
+    """Check the service level formula name."""
+    if text.strip() not in {"answered", "abandons"}:
+        raise ValueError(f"expected answered or abandons, got {text!r}")
+    return text.strip()
+
+
+def _alert_thresholds(text: str) -> str:
+    """Check alert thresholds."""
+    from .alerts import parse_thresholds
+
+    parse_thresholds(text)
+    return text
+
+
+def _secure_cookies(text: str) -> str | bool:
+    """`auto`, or a strict true/false."""
+    return "auto" if text.strip().lower() == "auto" else _flag(text)
+
+
+def _trusted_proxies(text: str) -> str:
+    """Check a comma-separated list of proxy addresses or CIDR networks."""
+    from .embedding import parse_networks
+
+    parse_networks(text)
+    return text
+
+
+def _group_roles(text: str) -> str:
+    """Check `group=role` pairs."""
+    from .auth import parse_group_roles
+
+    parse_group_roles(text)
+    return text
+
+
+def _header_name(text: str) -> str:
+    """Check an HTTP header name."""
+    name = text.strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+        raise ValueError(f"expected an HTTP header name such as X-Forwarded-User, got {text!r}")
+    return name
+
+
+def _frame_ancestors(text: str) -> str:
+    """Check CSP frame-ancestors sources: space separated, nothing that would end the directive."""
+    sources = text.split()
+    if not sources or any(c in text for c in ";,\r\n\"<>"):
+        raise ValueError(f"expected space-separated CSP sources such as 'self' https://intranet.example.com, got {text!r}")
+    return " ".join(sources)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -106,7 +194,105 @@ SETTINGS: tuple[Setting, ...] = (
         "A queue wait turns red (and is announced) after this many seconds.",
         _positive_int,
     ),
-    Setting("CONSOLE_DEMO", False, "Demo mode: label the console as a demo (set by `supervisor-console demo`).", _flag),
+    Setting("CONSOLE_TIMEZONE", "UTC", "IANA time zone whose midnight starts the KPI day (e.g. `Europe/Berlin`).", _time_zone),
+    Setting(
+        "CONSOLE_KPI_WINDOW_SECONDS",
+        0,
+        "Queue KPIs cover this many past seconds (a sliding window); 0 means since midnight in `CONSOLE_TIMEZONE`.",
+        _whole_number,
+    ),
+    Setting("CONSOLE_SL_TARGET_SECONDS", 20, "Service level target: answer within this many seconds.", _positive_int),
+    Setting("CONSOLE_SL_GOAL_PERCENT", 80, "Service level goal: the percent of calls to answer within the target.", _percent),
+    Setting(
+        "CONSOLE_SL_QUEUE_TARGETS",
+        "",
+        "Per-queue service level overrides as `queue=goal/seconds`, comma separated (e.g. `Sales=90/30`).",
+        _queue_targets,
+    ),
+    Setting(
+        "CONSOLE_SL_FORMULA",
+        "answered",
+        "Service level over `answered` calls only, or over answered plus abandons past the cutoff (`abandons`).",
+        _formula,
+    ),
+    Setting(
+        "CONSOLE_SHORT_ABANDON_SECONDS",
+        5,
+        "Callers who hang up sooner than this are short abandons: not offered, not abandoned.",
+        _whole_number,
+    ),
+    Setting(
+        "CONSOLE_ALERT_THRESHOLDS",
+        "*:longest_wait=60/180,depth=5/10,service_level=80/60",
+        "Alert thresholds as `queue:metric=warning/critical,...` groups separated by `;` (`*` = every queue; "
+        "metrics longest_wait seconds, depth callers, service_level percent, which alerts when it falls below).",
+        _alert_thresholds,
+    ),
+    Setting(
+        "CONSOLE_SUPERVISOR_PHONE",
+        None,
+        "Phone number (E.164) or SIP address dialled as a supervisor's line until they save their own.",
+    ),
+    Setting(
+        "CONSOLE_DEMO",
+        False,
+        "Demo mode: label the console as a demo and sign every visitor in as a demo admin "
+        "(set by `supervisor-console demo`; never in production).",
+        _flag,
+    ),
+    Setting(
+        "CONSOLE_SESSION_HOURS",
+        12,
+        "Hours a sign-in lasts before the console asks for the password again.",
+        _positive_int,
+    ),
+    Setting(
+        "CONSOLE_SECURE_COOKIES",
+        "auto",
+        "Mark the session cookie Secure (HTTPS only): `true`, `false`, or `auto` = on, except in demo mode "
+        "and for plain-HTTP requests to localhost.",
+        _secure_cookies,
+    ),
+    Setting(
+        "CONSOLE_TRUSTED_PROXIES",
+        "",
+        "Addresses or CIDR networks of reverse proxies whose X-Forwarded-For/Proto/Host/Port/Prefix "
+        "(and trusted user headers) are believed, comma separated (e.g. `10.0.0.5,192.168.1.0/24`).",
+        _trusted_proxies,
+    ),
+    Setting(
+        "CONSOLE_TRUSTED_HEADER_AUTH",
+        False,
+        "Single sign-on: take the signed-in user from `CONSOLE_TRUSTED_USER_HEADER`, but only on requests "
+        "from `CONSOLE_TRUSTED_PROXIES`.",
+        _flag,
+    ),
+    Setting(
+        "CONSOLE_TRUSTED_USER_HEADER",
+        "X-Forwarded-User",
+        "Header in which the trusted proxy names the signed-in user.",
+        _header_name,
+    ),
+    Setting(
+        "CONSOLE_TRUSTED_GROUPS_HEADER",
+        "X-Forwarded-Groups",
+        "Header in which the trusted proxy lists the user's groups (comma separated).",
+        _header_name,
+    ),
+    Setting(
+        "CONSOLE_GROUP_ROLES",
+        "",
+        "Groups mapped to roles for single sign-on as `group=role` pairs, comma separated (e.g. "
+        "`ops-admins=admin,ops-sup=supervisor`); the highest role wins; with none, the user's stored role, else viewer.",
+        _group_roles,
+    ),
+    Setting(
+        "CONSOLE_FRAME_ANCESTORS",
+        "'self'",
+        "Pages that may show the console in a frame (the CSP `frame-ancestors` sources, space separated, "
+        "e.g. `'self' https://intranet.example.com`).",
+        _frame_ancestors,
+    ),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

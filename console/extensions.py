@@ -40,6 +40,9 @@ def _init_live(app: Flask) -> None:
     hub = Hub(app, LiveCatalogue(), tick=tick)
     app.extensions["console.hub"] = hub
     app.extensions["console.bus"].subscribe(hub.notify)
+    from . import metrics
+
+    metrics.init_app(app)
 
 
 def get_store() -> Store:

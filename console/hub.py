@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from markupsafe import escape
@@ -36,7 +37,11 @@ _PARSE_GROUP = {"tr": "rows", "tbody": "table-bodies", "thead": "table-bodies", 
 
 @dataclass(frozen=True)
 class Piece:
-    """One atom as rendered this tick: its element id, its HTML (None once it is gone) and its list."""
+    """One atom as rendered this tick: its element id, its HTML (None once it is gone) and its list.
+
+    `limit` caps how many items of this kind a page's list holds: a new item beyond it is not added
+    (the page says how many it leaves out), so a huge call center cannot flood a dashboard.
+    """
 
     dom_id: str
     html: str | None
@@ -44,6 +49,21 @@ class Piece:
     placement: str = "beforeend"
     wrapper: str = "div"
     order: tuple = ()
+    limit: int | None = None
+
+    # The three fragments a page can need, built once per tick however many pages get them.
+    @cached_property
+    def replacement(self) -> str:
+        return str(oob(self.html)) if self.html is not None else ""
+
+    @cached_property
+    def addition(self) -> str:
+        target = f"{self.placement}:#{self.container}"
+        return f'<{self.wrapper} hx-swap-oob="{escape(target)}">{self.html}</{self.wrapper}>'
+
+    @cached_property
+    def deletion(self) -> str:
+        return f'<div id="{escape(self.dom_id)}" hx-swap-oob="delete" data-gone="1"></div>'
 
 
 class Catalogue(Protocol):
@@ -79,16 +99,19 @@ def fragment_for(piece: Piece, shown: set[str]) -> str:
     """The OOB fragment that brings one browser's copy of `piece` up to date, given what it shows."""
     present = piece.html is not None
     if piece.container is None:
-        return str(oob(piece.html)) if present else ""
+        return piece.replacement
     if present and piece.dom_id in shown:
-        return str(oob(piece.html))
+        return piece.replacement
     if present:
+        if piece.limit is not None:
+            kind = piece.dom_id.split("__", 1)[0] + "__"
+            if sum(1 for held in shown if held.startswith(kind)) >= piece.limit:
+                return ""
         shown.add(piece.dom_id)
-        target = f"{piece.placement}:#{piece.container}"
-        return f'<{piece.wrapper} hx-swap-oob="{escape(target)}">{piece.html}</{piece.wrapper}>'
+        return piece.addition
     if piece.dom_id in shown:
         shown.discard(piece.dom_id)
-        return f'<div id="{escape(piece.dom_id)}" hx-swap-oob="delete" data-gone="1"></div>'
+        return piece.deletion
     return ""
 
 
@@ -189,6 +212,10 @@ class Hub:
         self.tick = tick
         self.queue_limit = queue_limit
         self.stats = HubStats()
+        self.metrics = None  # optional: tick / frame / render hooks (console.metrics.ConsoleMetrics)
+        # The HTML each list item or block was last pushed with: a render that comes out the same
+        # (a key changed but nothing a page shows did) is not sent again.
+        self._last_html: dict[tuple[str, str], str] = {}
         self._subscribers: set[Subscription] = set()
         self._pending_keys: set[str] = set()
         self._first_pending: float | None = None
@@ -286,10 +313,13 @@ class Hub:
                 keys, self._pending_keys, self._first_pending = self._pending_keys, set(), None
                 snapshots, self._want_snapshot = self._want_snapshot, set()
                 subscribers = list(self._subscribers)
+            started = time.perf_counter()
             try:
                 self.run_tick(keys, snapshots, subscribers)
             except Exception:  # a rendering bug must not kill live updates for everyone
                 log.exception("live hub tick failed")
+            if self.metrics is not None:
+                self.metrics.tick(time.perf_counter() - started)
 
     def run_tick(self, keys: set[str], snapshots: Iterable[Subscription], subscribers: list[Subscription]) -> None:
         """Send due snapshots, then render each atom the keys touch once and fan the frames out."""
@@ -314,8 +344,11 @@ class Hub:
             return
         subscription.shown = set(shown)
         self.stats.snapshots += 1
-        subscription.resync(messages(fragments))
+        frame = messages(fragments)
+        subscription.resync(frame)
         self.stats.frames += 1
+        if self.metrics is not None:
+            self.metrics.frame("snapshot", frame)
 
     def _send_changes(self, keys: set[str], group: list[Subscription]) -> None:
         watched = {subscription.watch for subscription in group}
@@ -327,20 +360,38 @@ class Hub:
         if not relevant:
             return
         pieces = []
+        root = group[0].root
         for atom, topics in relevant:
             try:
-                pieces.append((self.catalogue.render(atom), topics))
+                piece = self.catalogue.render(atom)
             except Exception:  # one broken atom must not hold back every other change
                 log.exception("rendering %r failed", atom)
                 continue
             self.stats.renders += 1
             self.stats.rendered_atoms.append(atom)
+            last = (root, piece.dom_id)
+            if piece.html is None:
+                self._last_html.pop(last, None)
+            elif self._last_html.get(last) == piece.html:
+                continue
+            else:
+                self._last_html[last] = piece.html
+            pieces.append((piece, topics))
+        if self.metrics is not None:
+            self.metrics.rendered(len(relevant))
         pieces.sort(key=lambda item: (item[0].order, item[0].dom_id))
+        per_watch = {watch: [piece for piece, topics in pieces if watch in topics] for watch in watched}
+        # Pages showing the same items get the same frame: group it into messages once.
+        frames: dict[tuple, list[str]] = {}
         for subscription in group:
-            frame = messages(fragment_for(piece, subscription.shown) for piece, topics in pieces
-                             if subscription.watch in topics)
+            fragments = tuple(fragment_for(piece, subscription.shown) for piece in per_watch[subscription.watch])
+            frame = frames.get(fragments)
+            if frame is None:
+                frame = frames[fragments] = messages(fragments)
             if frame and subscription.deliver(frame):
                 self.stats.frames += 1
+                if self.metrics is not None:
+                    self.metrics.frame("changes", frame)
 
     def _render_context(self, root: str):
         """A request context under the subscribers' URL prefix, so url_for in macros builds their links."""

@@ -29,7 +29,9 @@ end_conference_on_exit, soft_end_conference_on_exit; null clears) and ``console.
 ``console.*.synced`` events (conference, participant + conference_id, queue, queue_call +
 queue_name, call) carry a REST object as observed at occurred_at and write only what they carry;
 a queue_call payload with neither enqueued_at nor status is a setting (keep_after_hangup), not a
-sighting. ``console.queue.deleted`` takes queue_name.
+sighting. ``console.queue.deleted`` takes queue_name. ``console.supervisor.updated`` (username and
+any of display_name, phone, line_call_control_id, line_source; null clears) is a supervisor's own
+profile and the leg that is their supervisor line.
 
 Because every column is a function of the set of events seen, applying any permutation of a
 history, with duplicates, yields the same state. Changed entities come back as keys such as
@@ -53,6 +55,7 @@ KEYS = {
     "queues": ("name",),
     "queue_calls": ("queue_name", "call_control_id"),
     "recordings": ("id",),
+    "supervisors": ("username",),
 }
 ENTITY = {
     "conferences": "conference",
@@ -61,6 +64,7 @@ ENTITY = {
     "queues": "queue",
     "queue_calls": "queue_call",
     "recordings": "recording",
+    "supervisors": "supervisor",
 }
 _NO_TIME = "0001-01-01T00:00:00.000000Z"
 
@@ -328,6 +332,15 @@ def _conference_updated(p: dict, at: str | None) -> list[Write]:
     return [_conference(_need(p, "conference_id"), latest)]
 
 
+_SUPERVISOR_FIELDS = ("display_name", "phone", "line_call_control_id", "line_source")
+
+
+def _supervisor_updated(p: dict, at: str | None) -> list[Write]:
+    latest = {name: p[name] for name in _SUPERVISOR_FIELDS
+              if name in p and (p[name] is None or _text(p, name))}
+    return [Write("supervisors", (_need(p, "username"),), latest)]
+
+
 def _conference_synced(p: dict, at: str | None) -> list[Write]:
     status = _text(p, "status")
     ended_by = p.get("ended_by") if isinstance(p.get("ended_by"), dict) else {}
@@ -420,6 +433,9 @@ PROJECTIONS: dict[str, Callable[[dict, str | None], list[Write]]] = {
     "console.queue_call.synced": _queue_call_synced,
     "console.queue.deleted": _queue_deleted,
     "console.call.synced": _call_synced,
+    "console.supervisor.updated": _supervisor_updated,
+    "console.alert.raised": lambda p, at: [],
+    "console.alert.cleared": lambda p, at: [],
 }
 
 

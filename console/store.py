@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .events import Event, format_timestamp, parse_event, parse_timestamp
+from .events import CONSOLE, Event, format_timestamp, parse_event, parse_timestamp
 from .projection import (
     KEYS,
     UnusableEvent,
@@ -113,6 +113,60 @@ def create_read_model(db: Database) -> None:
     db["recordings"].create_index(["conference_id"])
 
 
+@migrations()
+def create_supervisors(db: Database) -> None:
+    """Each supervisor's phone or SIP address and the call leg that is their supervisor line."""
+    db["supervisors"].create(
+        {"username": str, "display_name": str, "phone": str, "line_call_control_id": str, "line_source": str,
+         "_versions": str},
+        pk="username",
+    )
+    db["supervisors"].create_index(["line_call_control_id"])
+
+
+# Audit entries travel the bus as console events but live in their own append-only table, not the
+# read-model log: they describe who did what, and replaying the log must not depend on them.
+AUDIT_EVENT = "console.audit.recorded"
+AUDIT_COLUMNS = (
+    "id", "at", "user_name", "role", "action", "endpoint", "method", "path", "conference_id", "call_control_id",
+    "queue_name", "target_user", "parameters", "result", "status", "error", "client_address",
+    "awaits_event_type", "awaits_field", "awaits_value",
+)
+
+
+@migrations()
+def create_users_and_audit(db: Database) -> None:
+    """Who may sign in (werkzeug password hashes), and the audit trail of what each of them did."""
+    db["users"].create(
+        {"name": str, "password_hash": str, "role": str, "phone": str, "disabled": int, "created_at": str,
+         "updated_at": str},
+        pk="name", not_null={"role"},
+    )
+    db["audit"].create(
+        {column: int if column == "status" else str for column in AUDIT_COLUMNS}
+        | {"confirmed_by": str, "confirmed_event_type": str, "confirmed_at": str},
+        pk="id",
+    )
+    db["audit"].create_index(["at"])
+    db["audit"].create_index(["user_name", "at"])
+    db["audit"].create_index(["conference_id", "at"])
+    db["audit"].create_index(["awaits_event_type", "confirmed_by"])
+
+
+@migrations()
+def add_performance_indices(db: Database) -> None:
+    """Indices for queries that would otherwise scan a day's calls or ended conferences."""
+    db["conferences"].create_index(["status", "ended_at"], if_not_exists=True)
+    db["calls"].create_index(["state", "answered_at"], if_not_exists=True)
+
+
+def _select(db: Database, sql: str, params: Iterable = ()) -> list[dict]:
+    """Rows as dicts, straight from the connection (sqlite_utils' query() adds a savepoint per call)."""
+    cursor = db.conn.execute(sql, list(params))
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
 def _visible(row: dict | None) -> dict | None:
     return None if row is None else {k: v for k, v in row.items() if not k.startswith("_")}
 
@@ -152,7 +206,7 @@ class _Batch:
         slot = (table, key)
         if slot not in self.rows:
             where = " AND ".join(f"[{column}] = ?" for column in KEYS[table])
-            found = next(self.db.query(f"SELECT * FROM [{table}] WHERE {where}", list(key)), None)
+            found = next(iter(_select(self.db, f"SELECT * FROM [{table}] WHERE {where}", key)), None)
             if found is None and not create:
                 return None
             self._adopt(slot, found)
@@ -160,7 +214,7 @@ class _Batch:
 
     def load_where(self, table: str, column: str, value: str) -> list[tuple]:
         """Load every stored row with column = value; return the slots of all such rows held."""
-        for found in self.db.query(f"SELECT * FROM [{table}] WHERE [{column}] = ?", [value]):
+        for found in _select(self.db, f"SELECT * FROM [{table}] WHERE [{column}] = ?", [value]):
             slot = (table, tuple(found[name] for name in KEYS[table]))
             if slot not in self.rows:
                 self._adopt(slot, found)
@@ -253,7 +307,7 @@ class _Batch:
         if since is not None:
             sql += " AND (enqueued_at IS NULL OR enqueued_at >= ?)"
             params.append(since)
-        return {entity_key("queue_calls", (queue_name, row["call_control_id"])) for row in self.db.query(sql, params)}
+        return {entity_key("queue_calls", (queue_name, row["call_control_id"])) for row in _select(self.db, sql, params)}
 
 
 def _decode(row: dict) -> dict:
@@ -330,6 +384,36 @@ WHERE k.state = 'answered'
   AND NOT EXISTS (SELECT 1 FROM queue_calls q WHERE q.call_control_id = k.call_control_id AND q.status = 'waiting')
 ORDER BY k.answered_at IS NULL, k.answered_at, k.call_control_id
 """
+
+
+_SUPERVISOR_SELECT = """
+SELECT s.*, k.state AS line_state, k.direction AS line_direction, k.to_number AS line_to_number,
+  k.start_time AS line_started_at, k.answered_at AS line_answered_at, k.end_time AS line_ended_at,
+  k.hangup_cause AS line_hangup_cause,
+  (SELECT p.conference_id FROM participants p
+   WHERE p.call_control_id = s.line_call_control_id AND p.status IN ('joining', 'joined')
+   ORDER BY p.joined_at DESC LIMIT 1) AS line_conference_id
+FROM supervisors s
+LEFT JOIN calls k ON k.call_control_id = s.line_call_control_id
+WHERE s.username = ?
+"""
+
+
+_EARLIER_CONFIRMATION = """
+SELECT id, event_type, received_at FROM events
+WHERE event_type = ? AND received_at >= ? AND json_extract(payload, '$.' || ?) = ?
+  AND id NOT IN (SELECT confirmed_by FROM audit WHERE confirmed_by IS NOT NULL)
+ORDER BY received_at, rowid
+LIMIT 1
+"""
+
+
+def _user_view(row: dict) -> dict:
+    return dict(row) | {"disabled": bool(row["disabled"])}
+
+
+def _audit_view(row: dict) -> dict:
+    return dict(row) | {"parameters": json.loads(row["parameters"] or "{}")}
 
 
 def _conference_view(row: dict) -> dict:
@@ -448,7 +532,10 @@ class Store:
         with self._writing() as db:
             batch = _Batch(db, self._schema(db))
             for event in events:
-                if self._log(db, event):
+                if event.event_type == AUDIT_EVENT:
+                    self._audit(db, event)
+                elif self._log(db, event):
+                    self._confirm_audit(db, event)
                     writes = self._project(event)
                     if writes:
                         batch.apply(event, writes)
@@ -464,6 +551,41 @@ class Store:
              order_key(event), format_timestamp(self._clock()), json.dumps(event.payload, default=str)],
         )
         return cursor.rowcount == 1
+
+    def _audit(self, db: Database, event: Event) -> None:
+        """Keep an audit entry once, and link it to a confirming webhook that arrived before it."""
+        if event.source != CONSOLE:
+            log.warning("event %s claims to be an audit entry but came from %s: ignored", event.id, event.source)
+            return
+        entry = event.payload
+        row = {column: entry.get(column) for column in AUDIT_COLUMNS}
+        row |= {"id": event.id, "at": row["at"] or format_timestamp(event.ordered_at or self._clock()),
+                "parameters": json.dumps(entry.get("parameters") or {}, sort_keys=True, default=str)}
+        marks = ", ".join("?" for _ in AUDIT_COLUMNS)
+        cursor = db.execute(f"INSERT OR IGNORE INTO audit ({', '.join(AUDIT_COLUMNS)}) VALUES ({marks})",
+                            [row[column] for column in AUDIT_COLUMNS])
+        if cursor.rowcount != 1 or not row["awaits_event_type"]:
+            return
+        found = next(db.query(_EARLIER_CONFIRMATION, [row["awaits_event_type"], row["at"], row["awaits_field"],
+                                                      row["awaits_value"]]), None)
+        if found is not None:
+            self._confirmed(db, event.id, found["id"], found["event_type"], found["received_at"])
+
+    def _confirm_audit(self, db: Database, event: Event) -> None:
+        """Link a webhook to the oldest audit entry still waiting for exactly this confirmation."""
+        waiting = list(db.query(
+            "SELECT id, awaits_field, awaits_value FROM audit WHERE awaits_event_type = ? AND confirmed_by IS NULL"
+            " ORDER BY at, id", [event.event_type]))
+        for entry in waiting:
+            value = event.payload.get(entry["awaits_field"])
+            if value is not None and str(value) == entry["awaits_value"]:
+                self._confirmed(db, entry["id"], event.id, event.event_type, format_timestamp(self._clock()))
+                return
+
+    @staticmethod
+    def _confirmed(db: Database, audit_id: str, event_id: str, event_type: str, received_at: str) -> None:
+        db.execute("UPDATE audit SET confirmed_by = ?, confirmed_event_type = ?, confirmed_at = ? WHERE id = ?",
+                   [event_id, event_type, received_at, audit_id])
 
     @staticmethod
     def _project(event: Event) -> list[Write]:
@@ -483,7 +605,7 @@ class Store:
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
         with self._reading() as db:
             self._schema(db)
-            return list(db.query(sql, list(params)))
+            return _select(db, sql, params)
 
     def live_conferences(self) -> list[dict]:
         """Conferences not yet ended, newest first, with head count, floor holder and recording flag."""
@@ -553,6 +675,74 @@ class Store:
         rows = self._rows("SELECT * FROM calls WHERE call_control_id = ?", [call_control_id])
         return _decode(rows[0]) if rows else None
 
+    def supervisor(self, username: str) -> dict | None:
+        """A supervisor's profile with their line's state and the conference it is in, or None."""
+        rows = self._rows(_SUPERVISOR_SELECT, [username])
+        return _decode(rows[0]) if rows else None
+
+    def supervisor_lines(self) -> dict[str, str]:
+        """Every supervisor line's call_control_id, mapped to its supervisor's username."""
+        sql = "SELECT username, line_call_control_id FROM supervisors WHERE line_call_control_id IS NOT NULL"
+        return {row["line_call_control_id"]: row["username"] for row in self._rows(sql)}
+
+    # --- users and the audit trail -------------------------------------------------------------
+
+    def user(self, name: str) -> dict | None:
+        """One user by name (with the password hash), or None."""
+        rows = self._rows("SELECT * FROM users WHERE name = ?", [name])
+        return _user_view(rows[0]) if rows else None
+
+    def users(self) -> list[dict]:
+        """Every user, by name."""
+        return [_user_view(row) for row in self._rows("SELECT * FROM users ORDER BY name")]
+
+    def save_user(self, user: dict) -> None:
+        """Create or update a user by name; created_at is kept from the first save."""
+        now = format_timestamp(self._clock())
+        values = [user["name"], user.get("password_hash"), user["role"], user.get("phone"),
+                  int(bool(user.get("disabled"))), now, now]
+        with self._writing() as db:
+            db.execute(
+                "INSERT INTO users (name, password_hash, role, phone, disabled, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                " password_hash = excluded.password_hash, role = excluded.role, phone = excluded.phone,"
+                " disabled = excluded.disabled, updated_at = excluded.updated_at", values)
+
+    def audit_entries(self, *, user_name: str | None = None, action: str | None = None,
+                      conference_id: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None, limit: int | None = 500) -> list[dict]:
+        """Audit entries newest first, filtered by who, what, which conference and [since, until)."""
+        clauses, params = [], []
+        for column, value in (("user_name", user_name), ("action", action), ("conference_id", conference_id)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(format_timestamp(since))
+        if until is not None:
+            clauses.append("at < ?")
+            params.append(format_timestamp(until))
+        sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        sql += " ORDER BY at DESC, id DESC" + (" LIMIT ?" if limit else "")
+        return [_audit_view(row) for row in self._rows(sql, params + ([limit] if limit else []))]
+
+    def audit_choices(self) -> dict[str, list[str]]:
+        """The users and actions the audit trail holds, for its filters."""
+        return {column: [row[column] for row in self._rows(
+                    f"SELECT DISTINCT {column} FROM audit WHERE {column} IS NOT NULL ORDER BY {column}")]
+                for column in ("user_name", "action")}
+
+    def call_states(self, call_control_ids: Iterable[str]) -> dict[str, str | None]:
+        """Each known call leg's state, in one query (pages use it instead of a call() per row)."""
+        wanted = list(dict.fromkeys(call_control_ids))
+        states: dict[str, str | None] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            sql = f"SELECT call_control_id, state FROM calls WHERE call_control_id IN ({','.join('?' * len(chunk))})"
+            states |= {row["call_control_id"]: row["state"] for row in self._rows(sql, chunk)}
+        return states
+
     def has_event(self, event_id: str) -> bool:
         """Whether the event log already holds this id."""
         return bool(self._rows("SELECT 1 AS found FROM events WHERE id = ?", [event_id]))
@@ -589,3 +779,42 @@ class Store:
                 holder[row[key_columns[-1]]] = _decode(row)
             state[table] = entities
         return state
+
+    def logged_events_of_types(self, event_types: Iterable[str], since: datetime | None = None,
+                               until: datetime | None = None) -> list[Event]:
+        """Logged events of these types that happened in [since, until), oldest first (for KPIs and alerts)."""
+        types = list(event_types)
+        sql = f"SELECT * FROM events WHERE event_type IN ({','.join('?' * len(types))})"
+        params: list = list(types)
+        if since is not None:
+            sql += " AND occurred_at >= ?"
+            params.append(format_timestamp(since))
+        if until is not None:
+            sql += " AND occurred_at < ?"
+            params.append(format_timestamp(until))
+        events = []
+        for row in self._rows(sql + " ORDER BY occurred_at, rowid", params):
+            data = {"id": row["id"], "event_type": row["event_type"], "payload": json.loads(row["payload"])}
+            if row["occurred_at"]:
+                data["occurred_at"] = row["occurred_at"]
+            events.append(parse_event({"data": data}, source=row["source"]))
+        return events
+
+    def logged_events_about(self, call_control_id: str | None = None, conference_id: str | None = None) -> list[Event]:
+        """Logged events naming this call leg or this conference, oldest first (for call timelines)."""
+        clauses, params = [], []
+        if call_control_id is not None:
+            clauses.append("json_extract(payload, '$.call_control_id') = ?")
+            params.append(call_control_id)
+        if conference_id is not None:
+            clauses.append("json_extract(payload, '$.conference_id') = ?")
+            params.append(conference_id)
+        if not clauses:
+            return []
+        events = []
+        for row in self._rows(f"SELECT * FROM events WHERE {' OR '.join(clauses)} ORDER BY order_key, rowid", params):
+            data = {"id": row["id"], "event_type": row["event_type"], "payload": json.loads(row["payload"])}
+            if row["occurred_at"]:
+                data["occurred_at"] = row["occurred_at"]
+            events.append(parse_event({"data": data}, source=row["source"]))
+        return events

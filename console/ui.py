@@ -4,28 +4,42 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, url_for
+from flask import Flask, g, has_app_context, url_for
 from markupsafe import Markup, escape
 
 WAIT_WARN_DEFAULT = 60
 WAIT_CRITICAL_DEFAULT = 180
 
-_ID_SAFE = re.compile(r"[A-Za-z0-9-]")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 _FIRST_TAG = re.compile(r"^(\s*<[A-Za-z][A-Za-z0-9-]*)")
+
+
+def _escape_char(match: re.Match) -> str:
+    return "".join(f"_{byte:02x}" for byte in match.group(0).encode("utf-8"))
+
+
+@lru_cache(maxsize=65536)
+def _encode_text(text: str) -> str:
+    return _ID_UNSAFE.sub(_escape_char, text)
 
 
 def _encode_part(part: Any) -> str:
     """Keep letters, digits and '-'; every other character becomes '_' plus its UTF-8 bytes in hex."""
-    out = []
-    for char in str(part):
-        if _ID_SAFE.fullmatch(char):
-            out.append(char)
-        else:
-            out.append("".join(f"_{byte:02x}" for byte in char.encode("utf-8")))
-    return "".join(out)
+    return _encode_text(str(part))
+
+
+def render_memo(kind: str, key: Any, compute):
+    """`compute()` once per request (or per live-hub tick), so a macro called for every row queries once."""
+    if not has_app_context():
+        return compute()
+    memo = g.setdefault("_render_memo", {})
+    if (kind, key) not in memo:
+        memo[(kind, key)] = compute()
+    return memo[(kind, key)]
 
 
 def dom_id(kind: str, *parts: Any) -> str:

@@ -93,6 +93,7 @@ def console_config(database: Path, simulator: Simulator) -> dict:
         "TELNYX_BASE_URL": simulator.base_url,
         "TELNYX_CONNECTION_ID": simulator.world.connection_id,
         "CONSOLE_SECRET_KEY": "live-server-tests",
+        "CONSOLE_DEMO": True,  # signed in as the demo admin; tests of roles and sign-in turn this off
     }
 
 

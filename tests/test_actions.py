@@ -18,6 +18,7 @@ from console.telnyx import TelnyxClient
 from console.views.feedback import note_retry
 from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
 from tests.live_servers import LiveConsole, console_config
+from tests.signing_in import csrf_client
 from tests.waiting import wait_for
 
 HTMX = {"HX-Request": "true"}
@@ -55,7 +56,7 @@ class Room:
         self.app.extensions["console.telnyx"] = TelnyxClient(
             simulator.api_key, simulator.base_url, session=self.session, on_retry=note_retry,
             sleep=self.waits.append)
-        self.client = self.app.test_client()
+        self.client = csrf_client(self.app)
 
     def post(self, path: str, data=None, *, htmx: bool = True, target: str | None = None):
         headers = dict(HTMX) if htmx else {}

@@ -19,6 +19,7 @@ from console.extensions import get_store
 from console.ui import dom_id
 from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
 from tests.live_servers import LiveConsole, console_config
+from tests.signing_in import csrf_client
 from console.simulator.world import WorldError
 from tests.waiting import wait_for
 
@@ -74,7 +75,7 @@ class Stage:
 
     def command(self, path: str, **form) -> None:
         """Use a control through the console (not the page) to set a scene up."""
-        answer = self.console.app.test_client().post(path, data=form, headers={"HX-Request": "true"})
+        answer = csrf_client(self.console.app).post(path, data=form, headers={"HX-Request": "true"})
         assert answer.status_code == 200, answer.text
 
     def heard(self, event_type: str) -> list[dict]:

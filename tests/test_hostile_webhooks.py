@@ -42,7 +42,7 @@ def key():
 
 @pytest.fixture
 def app(tmp_path, key):
-    app = webhook_app(tmp_path / "console.db", key, CONSOLE_WEBHOOK_MAX_BYTES=LIMIT)
+    app = webhook_app(tmp_path / "console.db", key, CONSOLE_WEBHOOK_MAX_BYTES=LIMIT, CONSOLE_DEMO=True)  # signed in to view pages
     app.config["PROPAGATE_EXCEPTIONS"] = True  # a crash fails the test with its traceback, not a bare 500
     return app
 

@@ -17,7 +17,7 @@ CHECK = textwrap.dedent(
     import sys, console
     from console import create_app
     assert "site-packages" in console.__file__, console.__file__
-    app = create_app({"CONSOLE_DATABASE": sys.argv[1]})
+    app = create_app({"CONSOLE_DATABASE": sys.argv[1], "CONSOLE_DEMO": True})
     client = app.test_client()
     page = client.get("/")
     assert page.status_code == 200 and b"<html" in page.data, page.status_code

@@ -29,7 +29,7 @@ def signing_key():
 
 @pytest.fixture
 def console(tmp_path, signing_key):
-    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"),
+    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_DEMO": True,
                       "TELNYX_PUBLIC_KEY": signing.public_key_b64(signing_key)})
     server = BackgroundServer(app).start()
     try:

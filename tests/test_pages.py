@@ -20,7 +20,7 @@ CALLER = "v3:caller-leg:2"
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_WAIT_WARN_SECONDS": 45,
+    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_DEMO": True, "CONSOLE_WAIT_WARN_SECONDS": 45,
                       "CONSOLE_WAIT_CRITICAL_SECONDS": 90})
     yield app
     app.extensions["console.hub"].stop()

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from .. import forms
+from ..ui import render_memo
 from ..extensions import get_store, get_telnyx
 from ..telnyx import TelnyxError
 from .feedback import answer, confirmation, done, macro, publish, report_retries, telnyx_refused
@@ -27,7 +28,8 @@ def _setup(state) -> None:
     """Note the client's retries, and give the control macros the read-model lookups they call."""
     report_retries(state.app)
     state.app.jinja_env.globals.update(
-        conference_participants=lambda conference_id: get_store().participants(conference_id),
+        conference_participants=lambda conference_id: render_memo(
+            "participants", conference_id, lambda: get_store().participants(conference_id)),
         call_leg=lambda call_control_id: get_store().call(call_control_id),
         control_options=forms,
     )

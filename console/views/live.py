@@ -15,10 +15,12 @@ from flask import Blueprint, get_template_attribute, request
 from simple_websocket import ConnectionClosed
 from simple_websocket import ConnectionError as SocketError
 
+from ..auth import socket_message_refusal
 from ..extensions import get_hub, get_store, sock
 from ..hub import Piece
 from ..ui import dom_id, oob
 from .pages import (
+    DASHBOARD_CONFERENCE_LIMIT,
     conference_screen,
     dashboard_screen,
     ended_screen,
@@ -81,6 +83,9 @@ class LiveCatalogue:
 
     def __init__(self):
         self._memo: dict = {}
+        # Who each conference's cards last showed: a card's controls list the other participants,
+        # so when someone joins or leaves every card of that conference is rendered again.
+        self._rosters: dict[str, frozenset] = {}
 
     def _cached(self, key, compute):
         if key not in self._memo:
@@ -91,7 +96,7 @@ class LiveCatalogue:
 
     def accepts(self, watch: str) -> bool:
         kind, _, subject = watch.partition(":")
-        return watch in ("dashboard", "ended") or (kind in ("conference", "queue") and bool(subject))
+        return watch in ("dashboard", "ended", "wallboard") or (kind in ("conference", "queue") and bool(subject))
 
     def atoms(self, keys: set[str]) -> list[tuple]:
         """The atoms the keys touch; also starts a new tick's memo of store reads."""
@@ -101,7 +106,10 @@ class LiveCatalogue:
         for conference_id in sorted(found["conference"]):
             atoms += [("conference_row", conference_id), ("conference_header", conference_id),
                       ("media_state", conference_id), ("ended_row", conference_id)]
-        for conference_id, call_control_id in sorted(found["participant"]):
+        touched = sorted(found["participant"])
+        for conference_id in sorted({conference_id for conference_id, _ in touched}):
+            touched += self._roster_change(conference_id)
+        for conference_id, call_control_id in sorted(set(touched)):
             atoms.append(("participant", conference_id, call_control_id))
         if found["recording"]:
             for conference_id in sorted(found["conference"]):
@@ -116,7 +124,25 @@ class LiveCatalogue:
             atoms += [("kpi", "conferences"), ("kpi", "recording")]
         if found["queue"]:
             atoms += [("kpi", "waiting"), ("kpi", "longest_wait")]
+        if found["queue"] or found["conference"] or found["participant"] or any(k.startswith("alert") for k in keys):
+            atoms.append(("wallboard_pulse",))
         return atoms
+
+    def _participants(self, conference_id: str) -> list[dict]:
+        return self._cached(("participants", conference_id),
+                            lambda: participant_views(get_store().participants(conference_id)))
+
+    def _roster_change(self, conference_id: str) -> list[tuple]:
+        """Every present participant of a conference whose membership changed since the last tick."""
+        present = frozenset(p["call_control_id"] for p in self._participants(conference_id))
+        before = self._rosters.get(conference_id)
+        if present:
+            self._rosters[conference_id] = present
+        else:
+            self._rosters.pop(conference_id, None)
+        if before == present:
+            return []
+        return [(conference_id, call_control_id) for call_control_id in present]
 
     def topics(self, atom: tuple) -> set[str]:
         kind = atom[0]
@@ -124,6 +150,8 @@ class LiveCatalogue:
             return {"dashboard"}
         if kind == "ended_row":
             return {"ended"}
+        if kind == "wallboard_pulse":
+            return {"wallboard"}
         if kind in ("conference_header", "media_state", "participant", "recording"):
             return {f"conference:{atom[1]}"}
         return {f"queue:{atom[1]}"}
@@ -148,7 +176,8 @@ class LiveCatalogue:
         live_now = conference is not None and conference["status"] in LIVE_STATUSES
         html = _macro("conference_row")(conference) if live_now else None
         order = (1, (conference or {}).get("created_at") or "")
-        return Piece(dom_id("conference", conference_id), html, "conference-rows", "afterbegin", "tbody", order)
+        return Piece(dom_id("conference", conference_id), html, "conference-rows", "afterbegin", "tbody", order,
+                     DASHBOARD_CONFERENCE_LIMIT)
 
     def _render_ended_row(self, conference_id):
         conference = self._conference(conference_id)
@@ -171,8 +200,7 @@ class LiveCatalogue:
 
     def _render_participant(self, conference_id, call_control_id):
         conference = self._conference(conference_id)
-        participants = self._cached(("participants", conference_id),
-                                    lambda: participant_views(get_store().participants(conference_id)))
+        participants = self._participants(conference_id)
         participant = next((p for p in participants if p["call_control_id"] == call_control_id), None)
         html = _macro("participant_card")(conference, participant) if conference and participant else None
         order = (2, (participant or {}).get("joined_at") or "")
@@ -204,6 +232,9 @@ class LiveCatalogue:
         return Piece(dom_id("queued-call", name, call_control_id), html, "queued-call-rows", "beforeend", "tbody",
                      order)
 
+    def _render_wallboard_pulse(self):
+        return Piece("wallboard-pulse", wallboard_pulse(), order=(0, ""))
+
     def _render_kpi(self, key):
         figures = self._cached("kpis", lambda: kpi_tiles(get_store().live_conferences(), get_store().queues()))
         tile = next(tile for tile in figures if tile["key"] == key)
@@ -222,6 +253,8 @@ class LiveCatalogue:
             parts += [oob(_macro("conference_rows")(screen["conferences"])), oob(_macro("queue_rows")(screen["queues"]))]
             shown = {dom_id("conference", c["id"]) for c in screen["conferences"]}
             shown |= {dom_id("queue", q["name"]) for q in screen["queues"]}
+        elif watch == "wallboard":
+            return [wallboard_pulse()], set()
         elif watch == "ended":
             screen = ended_screen(store)
             parts = [oob(_macro("ended_rows")(screen["conferences"]))]
@@ -242,6 +275,11 @@ class LiveCatalogue:
                      oob(_macro("queued_call_rows")(screen["queue"], screen["queued_calls"]))]
             shown = {dom_id("queued-call", subject, q["call_control_id"]) for q in screen["queued_calls"]}
         return [str(part) for part in parts], shown
+
+
+def wallboard_pulse() -> str:
+    """Tells wallboards that queue figures changed; they reload their board (see static/wallboard.js)."""
+    return f'<span id="wallboard-pulse" hx-swap-oob="true" hidden data-at="{time.time():.3f}"></span>'
 
 
 def _heartbeat() -> list[str]:
@@ -266,8 +304,10 @@ def socket(ws):
     try:
         while ws.connected and not subscription.closed:
             frame = subscription.next_frame(timeout=0.5)
-            while ws.receive(timeout=0) is not None:
-                pass  # the page never needs to talk back; drop anything it sends
+            while (message := ws.receive(timeout=0)) is not None:
+                refusal = socket_message_refusal(message)  # commands go over HTTP; a viewer's are refused
+                if refusal is not None:
+                    ws.send(refusal)
             if frame is None and time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
                 frame = _heartbeat()
             if frame is not None:

@@ -19,6 +19,9 @@ log = logging.getLogger("console.pages")
 pages = Blueprint("pages", __name__)
 
 ENDED_LIMIT = 50
+# The dashboard lists at most this many live conferences (the newest); the rest are counted, and
+# the filter finds any of them on the server.
+DASHBOARD_CONFERENCE_LIMIT = 100
 
 
 # -- view models: store rows plus what the atoms show ---------------------------------------------
@@ -51,10 +54,10 @@ def participant_views(participants: list[dict]) -> list[dict]:
 
 def queued_call_views(store, queued_calls: list[dict]) -> list[dict]:
     """Queued calls with whether the caller is still on the line (a kept call may have hung up)."""
+    states = store.call_states(queued["call_control_id"] for queued in queued_calls)
     views = []
     for queued in queued_calls:
-        call = store.call(queued["call_control_id"])
-        alive = call is None or call.get("state") != "hangup"
+        alive = states.get(queued["call_control_id"]) != "hangup"
         views.append({**queued, "display_name": queued.get("display_name") or queued["call_control_id"], "alive": alive})
     return views
 
@@ -84,11 +87,18 @@ def kpi_tiles(conferences: list[dict], queues: list[dict]) -> list[dict]:
 # -- screens: everything one page shows -----------------------------------------------------------
 
 
-def dashboard_screen(store) -> dict:
-    """Live conferences, queues and the headline figures."""
+def dashboard_screen(store, search: str = "") -> dict:
+    """Live conferences (the newest, or those matching `search`, up to the limit), queues and the figures."""
     conferences = store.live_conferences()
     queues = store.queues()
-    return {"conferences": conferences, "queues": queues, "kpis": kpi_tiles(conferences, queues)}
+    listed = conferences
+    if search:
+        needle = search.casefold()
+        listed = [c for c in conferences
+                  if any(needle in (c.get(name) or "").casefold() for name in ("name", "id", "floor_display_name"))]
+    return {"conferences": listed[:DASHBOARD_CONFERENCE_LIMIT], "conference_total": len(conferences),
+            "conference_matches": len(listed), "search": search, "queues": queues,
+            "kpis": kpi_tiles(conferences, queues)}
 
 
 def conference_screen(store, conference_id: str) -> dict | None:
@@ -130,7 +140,7 @@ def _respond(page: str, fragment: str, **context):
 def dashboard():
     """Every live conference and queue at a glance."""
     return _respond("dashboard.html", "_dashboard.html", page_name="dashboard", live_watch="dashboard",
-                    **dashboard_screen(get_store()))
+                    **dashboard_screen(get_store(), request.args.get("q", "").strip()[:200]))
 
 
 @pages.get("/conferences/<conference_id>")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from .. import forms
+from ..ui import render_memo
 from ..extensions import get_store, get_telnyx
 from .feedback import answer, confirmation, done, macro, publish
 
@@ -20,13 +21,13 @@ def _setup(state) -> None:
     """The lookups the queue and parked-call macros call while rendering."""
     state.app.jinja_env.globals.update(
         parked_calls=parked_calls,
-        queue_names=lambda: [queue["name"] for queue in get_store().queues()],
+        queue_names=lambda: render_memo("queue_names", None, lambda: [q["name"] for q in get_store().queues()]),
     )
 
 
 def parked_calls() -> list[dict]:
     """Answered calls in no conference and no queue: the ones a supervisor can place somewhere."""
-    return get_store().parked_calls()
+    return render_memo("parked_calls", None, get_store().parked_calls)
 
 
 def _queue(name: str) -> dict:

@@ -1,0 +1,242 @@
+"""Who hears whom in a conference, worked out by the console from its own read model.
+
+Telnyx never reports audio paths, so the console derives them from what it knows of each present
+participant: the supervisor role and whisper targets it recorded, and mute and hold. The rules are
+the spec's words for the roles. Nobody hears themselves. A participant on hold hears nobody and
+nobody hears them; a muted one is heard by nobody. Otherwise "none" and "barge" are heard by
+everyone, "monitor" by nobody, and "whisper" only by its whisper targets (with no targets a
+whisper is a monitor). Everyone who is not on hold hears everyone who reaches them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+HEARD_BY_ALL = frozenset({"none", "barge"})
+SUPERVISOR_ROLES = frozenset({"monitor", "whisper", "barge"})
+DIAGRAM_LIMIT = 12
+
+
+@dataclass(frozen=True)
+class Party:
+    """One present participant as the audio rules see it."""
+
+    call_control_id: str
+    name: str
+    role: str
+    muted: bool
+    on_hold: bool
+    whisper_targets: frozenset[str]
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in SUPERVISOR_ROLES
+
+
+def party(participant: dict) -> Party:
+    """A read-model participant (store.participants) as a Party; unknown role means "none"."""
+    ccid = participant["call_control_id"]
+    return Party(
+        call_control_id=ccid,
+        name=participant.get("display_name") or participant.get("label") or ccid,
+        role=participant.get("supervisor_role") or "none",
+        muted=bool(participant.get("muted")),
+        on_hold=bool(participant.get("on_hold")),
+        whisper_targets=frozenset(participant.get("whisper_call_control_ids") or ()),
+    )
+
+
+def reaches(speaker: Party, listener: Party) -> bool:
+    """Whether the listener hears the speaker."""
+    if speaker.call_control_id == listener.call_control_id:
+        return False
+    if listener.on_hold or speaker.on_hold or speaker.muted:
+        return False
+    if speaker.role in HEARD_BY_ALL:
+        return True
+    if speaker.role == "whisper":
+        return listener.call_control_id in speaker.whisper_targets
+    return False
+
+
+@dataclass(frozen=True)
+class AudioPaths:
+    """A conference's present parties and, for each listener, the speakers it hears (sorted ids)."""
+
+    parties: tuple[Party, ...]
+    hears: dict[str, list[str]]
+
+    def find(self, call_control_id: str | None) -> Party | None:
+        return next((p for p in self.parties if p.call_control_id == call_control_id), None)
+
+    def heard_by(self, call_control_id: str) -> list[str]:
+        """Who hears this participant, in conference order."""
+        return [p.call_control_id for p in self.parties if call_control_id in self.hears[p.call_control_id]]
+
+    def names(self, call_control_ids: Iterable[str]) -> list[str]:
+        found = {p.call_control_id: p.name for p in self.parties}
+        return [found.get(ccid, ccid) for ccid in call_control_ids]
+
+
+def audio_paths(participants: Iterable[dict]) -> AudioPaths:
+    """Who hears whom among the given present participants (read-model rows)."""
+    parties = tuple(party(p) for p in participants)
+    hears = {
+        listener.call_control_id: sorted(s.call_control_id for s in parties if reaches(s, listener))
+        for listener in parties
+    }
+    return AudioPaths(parties, hears)
+
+
+# --- in words ---------------------------------------------------------------------------------
+
+
+def join_names(names: list[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """What one participant's microphone reaches, and what they hear, as sentences a supervisor reads."""
+
+    call_control_id: str
+    heard_by: tuple[str, ...]
+    hears: tuple[str, ...]
+    microphone: str
+    listening: str
+
+    @property
+    def live(self) -> bool:
+        return bool(self.heard_by)
+
+
+def hearing(paths: AudioPaths, call_control_id: str) -> Hearing | None:
+    """Sentences for "you" (the participant with this call_control_id), or None when not present."""
+    me = paths.find(call_control_id)
+    if me is None:
+        return None
+    heard_by = paths.heard_by(call_control_id)
+    hears = paths.hears[call_control_id]
+    others = [p for p in paths.parties if p.call_control_id != call_control_id]
+    if heard_by:
+        everyone = len(heard_by) == len(others) and len(others) > 1
+        microphone = f"Your microphone is live to{' everyone' if everyone else ''}: {join_names(paths.names(heard_by))}"
+    elif me.on_hold:
+        microphone = "You are on hold: you hear nobody and nobody hears you"
+    elif me.muted:
+        microphone = "You are muted: nobody hears you"
+    else:
+        microphone = "You are listening only: nobody hears you"
+    listening = f"You hear: {join_names(paths.names(hears))}" if hears else "You hear nobody"
+    return Hearing(call_control_id, tuple(heard_by), tuple(hears), microphone, listening)
+
+
+def path_kind(a: Party, b: Party, a_to_b: bool, b_to_a: bool) -> str:
+    """How a link between two parties reads: a supervisor's whisper or barge, listening only, or talk."""
+    for speaker, carried in ((a, a_to_b), (b, b_to_a)):
+        if carried and speaker.role in ("whisper", "barge"):
+            return speaker.role
+    if (a_to_b and b.is_supervisor and not b_to_a) or (b_to_a and a.is_supervisor and not a_to_b):
+        return "listen"
+    return "talk"
+
+
+# --- the diagram ------------------------------------------------------------------------------
+
+NODE_WIDTH, NODE_HEIGHT, COLUMN, ROW_GAP, MARGIN = 150, 50, 240, 140, 24
+
+
+@dataclass(frozen=True)
+class Node:
+    """A party's box: its centre, and whether arcs to row neighbours bow above (top row) or below."""
+
+    party: Party
+    x: float
+    y: float
+    arcs_above: bool
+
+
+@dataclass(frozen=True)
+class Link:
+    """One drawn line between two parties; audio flows to `b` when `to_b`, to `a` when `to_a`."""
+
+    a: Party
+    b: Party
+    to_b: bool
+    to_a: bool
+    kind: str
+    d: str
+
+
+@dataclass(frozen=True)
+class Diagram:
+    width: float
+    height: float
+    nodes: tuple[Node, ...]
+    links: tuple[Link, ...]
+
+
+def _edge_point(x: float, y: float, toward_x: float, toward_y: float, gap: float = 6) -> tuple[float, float]:
+    """Where a line from the node centre (x, y) toward a point leaves the node's box."""
+    dx, dy = toward_x - x, toward_y - y
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / length, dy / length
+    half_w, half_h = NODE_WIDTH / 2 + gap, NODE_HEIGHT / 2 + gap
+    t = min(half_w / abs(ux) if ux else math.inf, half_h / abs(uy) if uy else math.inf)
+    return x + ux * t, y + uy * t
+
+
+def _bend(columns_apart: float) -> float:
+    """How far an arc's control point sits from its row; the arc itself peaks at half of this."""
+    return NODE_HEIGHT + 40 + 36 * columns_apart
+
+
+def _arc_room(row_length: int) -> float:
+    """Space an arc between the row's two ends needs beyond the boxes (none for one or two boxes)."""
+    return 0.0 if row_length < 3 else _bend(row_length - 1) / 2 - NODE_HEIGHT / 2 + 8
+
+
+def _link_path(one: Node, other: Node) -> str:
+    """A straight line between rows or neighbours; an arc over (top row) or under a row otherwise."""
+    apart = abs(one.x - other.x) / COLUMN
+    if one.y != other.y or apart <= 1.01:
+        sx, sy = _edge_point(one.x, one.y, other.x, other.y)
+        ex, ey = _edge_point(other.x, other.y, one.x, one.y)
+        return f"M{sx:.1f},{sy:.1f} L{ex:.1f},{ey:.1f}"
+    cx, cy = (one.x + other.x) / 2, one.y + (-1 if one.arcs_above else 1) * _bend(apart)
+    sx, sy = _edge_point(one.x, one.y, cx, cy)
+    ex, ey = _edge_point(other.x, other.y, cx, cy)
+    return f"M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}"
+
+
+def diagram(paths: AudioPaths) -> Diagram | None:
+    """Supervisors on a top row, everyone else below, one line per pair where either hears the other."""
+    if not paths.parties or len(paths.parties) > DIAGRAM_LIMIT:
+        return None
+    rows = [row for row in ([p for p in paths.parties if p.is_supervisor],
+                            [p for p in paths.parties if not p.is_supervisor]) if row]
+    width = max(max(len(row) for row in rows) * COLUMN, 2 * COLUMN) + 2 * MARGIN
+    two_rows = len(rows) == 2
+    y = MARGIN + NODE_HEIGHT / 2 + (_arc_room(len(rows[0])) if two_rows else 0)
+    nodes: list[Node] = []
+    for index, row in enumerate(rows):
+        start = width / 2 - (len(row) - 1) * COLUMN / 2
+        above = two_rows and index == 0
+        nodes += [Node(p, start + i * COLUMN, y, above) for i, p in enumerate(row)]
+        y += ROW_GAP
+    height = nodes[-1].y + NODE_HEIGHT / 2 + MARGIN + _arc_room(len(rows[-1]))
+    by_id = {node.party.call_control_id: node for node in nodes}
+    links = []
+    for i, a in enumerate(paths.parties):
+        for b in paths.parties[i + 1:]:
+            to_b = a.call_control_id in paths.hears[b.call_control_id]
+            to_a = b.call_control_id in paths.hears[a.call_control_id]
+            if to_a or to_b:
+                path = _link_path(by_id[a.call_control_id], by_id[b.call_control_id])
+                links.append(Link(a, b, to_b, to_a, path_kind(a, b, to_b, to_a), path))
+    return Diagram(width, height, tuple(nodes), tuple(links))
