@@ -1,0 +1,156 @@
+"""Prometheus metrics for one console app: webhooks, store apply time, the live hub, Telnyx calls, corrections.
+
+Each app has its own registry (two apps in one process never share counters). Subsystems report
+through small hooks (`EventBus.on_applied`, `Hub.metrics`, a `requests` response hook on the Telnyx
+session, a bus listener for reconciler corrections), so none of them imports prometheus_client.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+metrics_views = Blueprint("metrics_views", __name__)
+
+# The Telnyx event types a label may carry; anything else is counted as "other" so a hostile
+# sender cannot grow the label set.
+TELNYX_EVENT_TYPES = frozenset({
+    "conference.created", "conference.ended", "conference.floor.changed",
+    "conference.participant.joined", "conference.participant.left",
+    "conference.participant.playback.started", "conference.participant.playback.ended",
+    "conference.participant.speak.started", "conference.participant.speak.ended",
+    "conference.playback.started", "conference.playback.ended", "conference.speak.started",
+    "conference.speak.ended", "conference.recording.saved", "call.enqueued", "call.dequeued",
+    "call.initiated", "call.answered", "call.hangup", "call.gather.ended",
+})
+# Path words of the Telnyx API; any other segment is an id or a queue name and becomes "{id}".
+_PATH_WORDS = frozenset({
+    "v2", "conferences", "participants", "actions", "queues", "calls", "end", "gather_using_audio", "hold",
+    "unhold", "join", "leave", "mute", "unmute", "play", "stop", "speak", "send_dtmf", "record_start",
+    "record_stop", "record_pause", "record_resume", "update", "enqueue", "leave_queue", "hangup",
+})
+_SYNCED = re.compile(r"^console\.[a-z_]+\.synced$")
+_FRAME_BYTES = (256, 1024, 4096, 16384, 65536, 262144, 1048576)
+_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def endpoint_of(url: str, base_path: str = "") -> str:
+    """A Telnyx URL as a low-cardinality endpoint label: ids and names replaced by {id}."""
+    path = urlsplit(url).path
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path):]
+    segments = [s if s in _PATH_WORDS else "{id}" for s in path.strip("/").split("/") if s]
+    return "/" + "/".join(segments)
+
+
+class ConsoleMetrics:
+    """The console's Prometheus metrics in a registry of its own."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.webhooks = Counter("console_webhooks_total", "Webhooks received, by event type and outcome.",
+                                ["event_type", "outcome"], registry=r)
+        self.apply_seconds = Histogram("console_store_apply_seconds",
+                                       "Time to apply one event to the store (one transaction).",
+                                       ["source"], buckets=_SECONDS, registry=r)
+        self.tick_seconds = Histogram("console_hub_tick_seconds", "Time the live hub spends on one tick.",
+                                      buckets=_SECONDS, registry=r)
+        self.frame_bytes = Histogram("console_hub_frame_bytes", "Size of each frame queued for a socket.",
+                                     ["kind"], buckets=_FRAME_BYTES, registry=r)
+        self.renders = Counter("console_hub_renders_total", "UI atoms rendered by the live hub.", registry=r)
+        self.sockets = Gauge("console_live_sockets", "Open /live WebSockets.", registry=r)
+        self.telnyx_calls = Counter("console_telnyx_requests_total", "Telnyx API requests, by endpoint and status.",
+                                    ["method", "endpoint", "status"], registry=r)
+        self.corrections = Counter("console_reconciler_corrections_total",
+                                   "Reconciler corrections that changed the read model, by kind.",
+                                   ["kind"], registry=r)
+
+    # -- hooks the subsystems call ----------------------------------------------------------------
+
+    def applied(self, event, seconds: float, keys: set[str]) -> None:
+        """Bus hook: one event went through store.apply."""
+        self.apply_seconds.labels(event.source or "unknown").observe(seconds)
+
+    def changed(self, keys: set[str], event) -> None:
+        """Bus listener: count reconciler corrections (synced events that changed something)."""
+        if _SYNCED.match(event.event_type):
+            self.corrections.labels(event.event_type.split(".")[1]).inc()
+
+    def tick(self, seconds: float) -> None:
+        """Hub hook: one tick ran."""
+        self.tick_seconds.observe(seconds)
+
+    def frame(self, kind: str, messages: list[str]) -> None:
+        """Hub hook: a frame (a snapshot or changes) was queued for one socket."""
+        self.frame_bytes.labels(kind).observe(sum(len(m) for m in messages))
+
+    def rendered(self, count: int) -> None:
+        """Hub hook: atoms rendered in one tick."""
+        self.renders.inc(count)
+
+    def telnyx_response(self, base_path: str):
+        """A `requests` response hook counting Telnyx calls by method, endpoint and status."""
+        def hook(response, *args, **kwargs):
+            self.telnyx_calls.labels(response.request.method, endpoint_of(response.url, base_path),
+                                     str(response.status_code)).inc()
+            return response
+        return hook
+
+    def webhook(self, event_type: str | None, outcome: str) -> None:
+        """Count one webhook by its (bounded) type and what the console answered."""
+        label = event_type if event_type in TELNYX_EVENT_TYPES else ("unparsed" if event_type is None else "other")
+        self.webhooks.labels(label, outcome).inc()
+
+
+def _webhook_outcome(response) -> str:
+    """stored / duplicate / ignored from the JSON answer, else the refusal's status code."""
+    if response.status_code == 200 and response.is_json:
+        status = (response.get_json(silent=True) or {}).get("status")
+        if status in ("stored", "duplicate", "ignored"):
+            return status
+    return f"rejected_{response.status_code}"
+
+
+def _count_webhook(response):
+    if request.endpoint == "webhooks.receive":
+        metrics = current_app.extensions.get("console.metrics")
+        if metrics is not None:
+            metrics.webhook(g.get("webhook_event_type"), _webhook_outcome(response))
+    return response
+
+
+def init_app(app) -> ConsoleMetrics:
+    """Build the app's metrics and connect them to the bus, hub and Telnyx client."""
+    metrics = ConsoleMetrics()
+    app.extensions["console.metrics"] = metrics
+    bus = app.extensions["console.bus"]
+    bus.on_applied = metrics.applied
+    bus.subscribe(metrics.changed)
+    hub = app.extensions.get("console.hub")
+    if hub is not None:
+        hub.metrics = metrics
+        metrics.sockets.set_function(hub.subscriber_count)
+    client = app.extensions.get("console.telnyx")
+    session = getattr(client, "_session", None)
+    if session is not None:
+        session.hooks["response"].append(metrics.telnyx_response(urlsplit(client.base_url).path.rstrip("/")))
+    app.after_request(_count_webhook)
+    return metrics
+
+
+@metrics_views.get("/metrics")
+def exposition():
+    """Every metric in the Prometheus text format."""
+    body = generate_latest(current_app.extensions["console.metrics"].registry)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
