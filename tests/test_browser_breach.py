@@ -1,0 +1,38 @@
+"""Chromium: a queued caller's countdown runs out, the breach actions appear, and one click takes them out."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from console.ui import dom_id
+from tests.live_servers import *  # the simulator, live_console and friends fixtures
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def console_overrides():
+    return {"CONSOLE_SL_QUEUE_TARGETS": "Support=80/2"}
+
+
+def test_breach_countdown_reveals_actions(page, live_console, simulator, artifacts_dir):
+    world = simulator.world
+    call = world.incoming_call("+15550003333", "+18005550100", caller_id_name="Alan Kay")
+    leg = call["call_control_id"]
+    world.answer_call(leg)
+    world.enqueue(leg, "Support")
+    store = live_console.app.extensions["console.store"]
+    wait_for(lambda: store.queue_calls("Support"), message="the caller never reached the console")
+    page.goto(f"{live_console.url}/queues/Support")
+    row = page.locator(f"#{dom_id('queued-call', 'Support', leg)}")
+    countdown = row.locator(".breach")
+    expect(countdown).to_have_attribute("data-breach-target", "2")
+    expect(countdown).to_have_attribute("data-breached", "", timeout=5000)
+    expect(countdown).to_contain_text("over target")
+    actions = row.locator("[data-breach-actions]")
+    expect(actions).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "queue-breach.png"), full_page=True)
+    actions.get_by_role("button", name="Take out of queue").click()
+    expect(row).to_have_count(0, timeout=5000)
