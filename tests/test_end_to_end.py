@@ -111,7 +111,8 @@ def test_one_reconcile_pass_heals_dropped_duplicated_and_reordered_webhooks(tmp_
     sim.chaos.update(drop=0.2, duplicate=0.1, reorder=0.1)
     console = LiveConsole(console_config(tmp_path / "console.db", sim), sim, reconcile=False).start()
     try:
-        wait_for(lambda: sim.traffic.stats()["sim_seconds"] >= 180, timeout=60, interval=0.2)
+        # Five simulated minutes of traffic through the chaos knobs.
+        wait_for(lambda: sim.traffic.stats()["sim_seconds"] >= 300, timeout=90, interval=0.2)
         sim.traffic.stop()
         assert sim.delivery.wait_idle(20)
         assert sim.delivery.stats()["dropped"] > 0
