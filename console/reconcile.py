@@ -128,6 +128,8 @@ class Reconciler:
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
         self._next_full = 0.0
+        # Legs whose label was already asked for: the label never changes, so ask once per leg.
+        self._labels_checked: set[tuple[str, str]] = set()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -309,10 +311,11 @@ class Reconciler:
                 return
         observed = observed or _now()
         known = {p["call_control_id"]: p for p in store.participants(conference_id, include_left=True)}
+        self._fetch_labels(client, conference_id, rest, known)
         for ccid, participant in rest.items():
             if participant.get("status") == "left" and known.get(ccid, {}).get("status") in (None, "left"):
                 continue
-            if _differs(participant, known.get(ccid), ("status", "muted", "on_hold")):
+            if _differs(participant, known.get(ccid), ("status", "muted", "on_hold", "label")):
                 yield console_event("console.participant.synced", {**participant, "conference_id": conference_id},
                                     observed)
         for ccid, participant in known.items():
@@ -320,6 +323,26 @@ class Reconciler:
                 yield console_event(
                     "console.participant.synced",
                     {"conference_id": conference_id, "call_control_id": ccid, "status": "left"}, observed)
+
+    def _fetch_labels(self, client, conference_id: str, rest: dict, known: dict) -> None:
+        """Labels are only in the single-participant shape: fetch each joined leg's once."""
+        if len(self._labels_checked) > 100_000:
+            self._labels_checked.clear()
+        for ccid, participant in rest.items():
+            leg = (conference_id, ccid)
+            if participant.get("status") != "joined" or leg in self._labels_checked:
+                continue
+            if (known.get(ccid) or {}).get("label"):
+                self._labels_checked.add(leg)
+                continue
+            try:
+                single = client.retrieve_participant(conference_id, participant["id"])
+            except TelnyxError as exc:
+                log.info("no label for participant %s: %s", ccid, exc)
+                continue
+            self._labels_checked.add(leg)
+            if single.get("label"):
+                participant["label"] = single["label"]
 
     def _queues(self, store, client) -> Iterator[Event]:
         observed = _now()

@@ -265,3 +265,23 @@ def test_nudged_conference_is_fetched_and_a_rate_limit_keeps_it_pending(desk):
     assert desk.reconciler.status.last_error.startswith("rate limited")
     assert desk.reconciler.fetch_pending() > 0, "the nudge was kept for after the pause"
     assert desk.joined(conference_id) == [legs[0]]
+
+
+def test_labels_only_rest_knows_are_fetched_once_per_leg(desk):
+    conference_id, (host,) = desk.conference("coaching")
+    agent = answered_call(desk.world, "+15550000009")
+    desk.world.conference_action(conference_id, "join", {"call_control_id": agent, "label": "Agent Alice"})
+    wait_for(lambda: agent in desk.joined(conference_id), message="the agent's join never arrived")
+    assert next(p for p in desk.store.participants(conference_id) if p["call_control_id"] == agent)["label"] is None
+
+    desk.reconciler.run_once()
+    labels = {p["call_control_id"]: p["label"] for p in desk.store.participants(conference_id)}
+    assert labels == {host: None, agent: "Agent Alice"}
+
+    def single_participant_gets():
+        return sum(1 for _, method, url in desk.session.sent if method == "GET" and "/participants/" in url)
+
+    asked = single_participant_gets()
+    assert asked == 2  # one per joined leg, the unlabelled host included
+    desk.reconciler.run_once()
+    assert single_participant_gets() == asked, "a second pass asked again for labels it already knew"
