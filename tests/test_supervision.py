@@ -168,6 +168,8 @@ def test_an_admin_attaches_a_parked_call_as_the_line(client, store, world, room)
     response = client.post("/supervisor/line/attach", data={"call_control_id": parked}, headers=HTMX)
     assert response.status_code == 200, response.text
     assert line(store)["line_source"] == "attached"
+    # Until call.answered reaches the console the line reads as still ringing; wait for it.
+    wait_for(lambda: (store.call(parked) or {}).get("state") == "answered", message="call.answered never arrived")
     assert mode(client, conference_id, "monitor").status_code == 200
     assert role_in_world(world, conference_id, parked) == "monitor"
 
