@@ -16,7 +16,8 @@ from console.reconcile import start_reconciler
 from console.server import BackgroundServer
 from console.simulator import Simulator
 
-__all__ = ["LiveConsole", "console_app", "console_overrides", "console_server", "live_console", "simulator", "simulator_clock"]
+__all__ = ["LiveConsole", "console_app", "console_overrides", "console_server", "live_console", "quiet_console", "simulator",
+           "simulator_clock"]
 
 
 class LiveConsole:
@@ -108,6 +109,18 @@ def live_console(tmp_path, simulator, console_overrides):
     """A running console on a file database, receiving the simulator's signed webhooks."""
     config = {**console_config(tmp_path / "console.db", simulator), **console_overrides}
     console = LiveConsole(config, simulator).start()
+    try:
+        yield console
+    finally:
+        simulator.delivery.set_url(None)
+        console.stop()
+
+
+@pytest.fixture
+def quiet_console(tmp_path, simulator):
+    """A running console without the reconciler: only the code under test talks to Telnyx, so
+    faults injected for a command are not spent by a background sync."""
+    console = LiveConsole(console_config(tmp_path / "console.db", simulator), simulator, reconcile=False).start()
     try:
         yield console
     finally:

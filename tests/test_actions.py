@@ -17,7 +17,6 @@ from console.extensions import get_store
 from console.telnyx import TelnyxClient
 from console.views.feedback import note_retry
 from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
-from tests.live_servers import LiveConsole, console_config
 from tests.signing_in import csrf_client
 from tests.waiting import wait_for
 
@@ -106,14 +105,9 @@ class Room:
 
 
 @pytest.fixture
-def room(tmp_path, simulator):
+def room(quiet_console, simulator):
     """A console without the reconciler, so only the control under test talks to Telnyx."""
-    console = LiveConsole(console_config(tmp_path / "console.db", simulator), simulator, reconcile=False).start()
-    try:
-        yield Room(console, simulator)
-    finally:
-        simulator.delivery.set_url(None)
-        console.stop()
+    return Room(quiet_console, simulator)
 
 
 # --- each route calls its endpoint and changes the world ---------------------------------------

@@ -25,7 +25,7 @@ from console.telnyx import (
     TelnyxClient,
 )
 from console.views.feedback import note_retry
-from tests.live_servers import LiveConsole, console_config, simulator, simulator_clock  # noqa: F401
+from tests.live_servers import LiveConsole, console_config, quiet_console, simulator, simulator_clock  # noqa: F401
 from tests.signing_in import csrf_client
 from tests.sim_fixtures import EventLog, answered_call
 from tests.waiting import wait_for
@@ -237,16 +237,11 @@ def test_a_command_without_command_id_is_never_repeated(line):
 # --- through the console: a refused command leaves no half-changed state --------------------------------
 
 @pytest.fixture
-def desk(tmp_path, simulator):  # noqa: F811
-    console = LiveConsole(console_config(tmp_path / "console.db", simulator), simulator, reconcile=False).start()
+def desk(quiet_console, simulator):  # noqa: F811
     waits: list[float] = []
-    console.app.extensions["console.telnyx"] = TelnyxClient(
+    quiet_console.app.extensions["console.telnyx"] = TelnyxClient(
         simulator.api_key, simulator.base_url, on_retry=note_retry, sleep=waits.append, timeout=CLIENT_TIMEOUT)
-    try:
-        yield console
-    finally:
-        simulator.delivery.set_url(None)
-        console.stop()
+    return quiet_console
 
 
 def _console_floor(desk, simulator) -> dict:  # noqa: F811

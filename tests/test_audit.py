@@ -32,14 +32,9 @@ ANY_FORM = {"step": "confirm", "target": "all", "digits": "1", "payload": "Hello
 
 
 @pytest.fixture
-def desk(tmp_path, simulator):
+def desk(quiet_console):
     """A console (demo mode: the demo admin) on the simulator, without the reconciler."""
-    console = LiveConsole(console_config(tmp_path / "console.db", simulator), simulator, reconcile=False).start()
-    try:
-        yield console
-    finally:
-        simulator.delivery.set_url(None)
-        console.stop()
+    return quiet_console
 
 
 def store_of(desk):

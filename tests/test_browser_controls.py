@@ -18,7 +18,6 @@ from playwright.sync_api import Page, expect
 from console.extensions import get_store
 from console.ui import dom_id
 from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
-from tests.live_servers import LiveConsole, console_config
 from tests.signing_in import csrf_client
 from console.simulator.world import WorldError
 from tests.waiting import wait_for
@@ -84,14 +83,9 @@ class Stage:
 
 
 @pytest.fixture
-def live_console(tmp_path, simulator):
+def live_console(quiet_console):
     """A console without the reconciler, so chaos aimed at a control is not spent by a background sync."""
-    console = LiveConsole(console_config(tmp_path / "console.db", simulator), simulator, reconcile=False).start()
-    try:
-        yield console
-    finally:
-        simulator.delivery.set_url(None)
-        console.stop()
+    return quiet_console
 
 
 @pytest.fixture

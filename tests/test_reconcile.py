@@ -14,7 +14,7 @@ import requests
 
 from console.reconcile import Reconciler
 from console.telnyx import TelnyxClient
-from tests.live_servers import LiveConsole, console_config, simulator, simulator_clock  # noqa: F401
+from tests.live_servers import LiveConsole, console_config, quiet_console, simulator, simulator_clock  # noqa: F401
 from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for
 
@@ -77,13 +77,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(tmp_path, simulator):  # noqa: F811
-    console = LiveConsole(console_config(tmp_path / "console.db", simulator), simulator, reconcile=False).start()
-    try:
-        yield Desk(console, simulator)
-    finally:
-        simulator.delivery.set_url(None)
-        console.stop()
+def desk(quiet_console, simulator):  # noqa: F811
+    return Desk(quiet_console, simulator)
 
 
 def test_conference_ended_while_its_webhooks_were_dropped_is_corrected(desk):
