@@ -93,6 +93,7 @@ PERMISSIONS = {
     "actions.gather": CONTROL,
     "actions.role": CONTROL,
     "actions.settings": CONTROL,
+    "actions.participant_more": CONTROL,
     "queue_actions.create_queue": MANAGE_QUEUES,
     "queue_actions.resize_queue": MANAGE_QUEUES,
     "queue_actions.delete_queue": MANAGE_QUEUES,

@@ -8,6 +8,7 @@ can check both the endpoint called and the change in the simulator's world.
 from __future__ import annotations
 
 import html
+import re
 import threading
 
 import pytest
@@ -284,6 +285,27 @@ def test_participant_settings_are_patched(room):
     assert room.participant(conference_id, legs[1])["end_conference_on_exit"] is True
     stored = {p["call_control_id"]: p for p in room.store("participants", conference_id)}
     assert stored[legs[1]]["end_conference_on_exit"] is True
+
+
+def test_more_controls_load_on_demand_and_list_who_is_there_now(room):
+    conference_id, legs = room.conference(size=2)
+    with room.app.test_request_context():
+        page = room.client.get(f"/conferences/{conference_id}").text
+    card_html = page.split(f'id="participant__{conference_id}__', 1)[1]
+    assert "role-control" not in page and "gather-control" not in page  # not pushed with every card
+    assert f"/conferences/{conference_id}/participants/{legs[1]}/more" in card_html
+    latecomer = room.answered("+15550009999")
+    room.world.conference_action(conference_id, "join", {"call_control_id": latecomer})
+    wait_for(lambda: len(room.store("participants", conference_id)) == 3, message="latecomer known")
+    response = room.client.get(f"/conferences/{conference_id}/participants/{legs[1]}/more", headers=HTMX)
+    assert response.status_code == 200, response.text
+    for control in ("gather-control", "role-control", "settings-control"):
+        assert f'id="{control}__{conference_id}__' in response.text
+    whisper_targets = set(re.findall(r'name="whisper_call_control_ids" value="([^"]+)"', response.text))
+    assert whisper_targets == {legs[0], latecomer}
+    assert "<html" not in response.text
+    plain = room.client.get(f"/conferences/{conference_id}/participants/{legs[1]}/more")
+    assert plain.status_code == 200 and "<html" in plain.text and "role-control" in plain.text
 
 
 def test_end_asks_first_then_ends_or_cancels(room):

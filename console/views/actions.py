@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, render_template, request
 
 from .. import forms
 from ..ui import render_memo
 from ..extensions import get_store, get_telnyx
 from ..telnyx import TelnyxError
-from .feedback import answer, confirmation, done, macro, publish, report_retries, telnyx_refused
+from .feedback import (answer, back_url, confirmation, done, is_htmx, macro, publish, report_retries,
+                       telnyx_refused)
 
 actions = Blueprint("actions", __name__)
 actions.app_errorhandler(TelnyxError)(telnyx_refused)
@@ -261,6 +262,16 @@ def _participant_form(conference_id, call_control_id, control, form_class, send,
     send(get_telnyx(), dict(form.data))
     participant = _participant(conference_id, call_control_id)
     return answer(render(conference, participant, form=form, notice=done(said)))
+
+
+@actions.get("/conferences/<conference_id>/participants/<path:call_control_id>/more")
+def participant_more(conference_id, call_control_id):
+    """The keypad, role and settings controls of one participant, rendered when their panel opens."""
+    html = macro("participant_more")(_conference(conference_id), _participant(conference_id, call_control_id))
+    if is_htmx():
+        return html
+    who = _participant(conference_id, call_control_id).get("display_name") or "this participant"
+    return render_template("control_page.html", title=f"More controls for {who}", fragment=html, back=back_url())
 
 
 @actions.post("/conferences/<conference_id>/participants/<path:call_control_id>/gather")

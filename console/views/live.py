@@ -83,8 +83,8 @@ class LiveCatalogue:
 
     def __init__(self):
         self._memo: dict = {}
-        # Who each conference's cards last showed: a card's controls list the other participants,
-        # so when someone joins or leaves every card of that conference is rendered again.
+        # Who each conference held at the last tick: a whispering supervisor's card names the people
+        # they whisper to, so when someone joins or leaves, those cards are rendered again.
         self._rosters: dict[str, frozenset] = {}
 
     def _cached(self, key, compute):
@@ -133,8 +133,9 @@ class LiveCatalogue:
                             lambda: participant_views(get_store().participants(conference_id)))
 
     def _roster_change(self, conference_id: str) -> list[tuple]:
-        """Every present participant of a conference whose membership changed since the last tick."""
-        present = frozenset(p["call_control_id"] for p in self._participants(conference_id))
+        """The whispering participants of a conference whose membership changed since the last tick."""
+        participants = self._participants(conference_id)
+        present = frozenset(p["call_control_id"] for p in participants)
         before = self._rosters.get(conference_id)
         if present:
             self._rosters[conference_id] = present
@@ -142,7 +143,7 @@ class LiveCatalogue:
             self._rosters.pop(conference_id, None)
         if before == present:
             return []
-        return [(conference_id, call_control_id) for call_control_id in present]
+        return [(conference_id, p["call_control_id"]) for p in participants if p.get("supervisor_role") == "whisper"]
 
     def topics(self, atom: tuple) -> set[str]:
         kind = atom[0]
