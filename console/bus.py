@@ -45,15 +45,27 @@ class EventBus:
         """Commit the event and return the keys it changed (empty for a duplicate)."""
         started = time.perf_counter()
         keys = self.store.apply(event)
+        self.announce([event], keys, time.perf_counter() - started)
+        return keys
+
+    def announce(self, events: list[Event], keys: set[str], seconds: float) -> None:
+        """Tell listeners about events one transaction committed (see ingest.py for batches).
+
+        Each event is announced in order; the transaction's changed keys ride with its last event
+        and the others carry none, so the hub renders once and per-event listeners see every event.
+        """
         if self.on_applied is not None:
-            self.on_applied(event, time.perf_counter() - started, keys)
-        if keys:
+            for event in events:
+                self.on_applied(event, seconds / max(len(events), 1), keys)
+        if not keys:
+            return
+        for index, event in enumerate(events):
+            changed = keys if index == len(events) - 1 else set()
             for listener in list(self._listeners):
                 try:
-                    listener(keys, event)
+                    listener(changed, event)
                 except Exception:  # a broken listener must not lose the committed event
                     log.exception("listener failed for event %s", event.id)
-        return keys
 
     def publish_many(self, events: Iterable[Event]) -> set[str]:
         """Publish several events in order; return the union of changed keys."""

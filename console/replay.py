@@ -57,8 +57,6 @@ class SignatureLedger:
         self._lock = threading.RLock()
         self._shared: sqlite3.Connection | None = None
         self._inserts = 0
-        # Held while one webhook is checked and committed, so concurrent copies get one "stored".
-        self.admission = threading.Lock()
 
     def _connect(self, timeout: float = 30.0) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -105,28 +103,48 @@ class SignatureLedger:
             migrations.apply(Database(self._connection()))
         return self
 
-    def seen(self, signature: str) -> bool:
-        """Whether this signature was accepted before and could still pass the timestamp check."""
+    def shares_file_with(self, path: str) -> bool:
+        """Whether the ledger lives in this database file, so its rows can join that file's transactions."""
+        return not self._memory and Path(self.path).resolve() == Path(str(path)).resolve()
+
+    def seen(self, signature: str, connection: sqlite3.Connection | None = None) -> bool:
+        """Whether this signature was accepted before and could still pass the timestamp check.
+
+        Pass `connection` to read inside a transaction already open on the ledger's file.
+        """
         cutoff = int(self._clock()) - self.tolerance
-        with self._reading() as connection:
-            row = connection.execute(
-                "SELECT 1 FROM seen_signatures WHERE signature = ? AND timestamp >= ?", [signature, cutoff]
-            ).fetchone()
-        return row is not None
+        query = "SELECT 1 FROM seen_signatures WHERE signature = ? AND timestamp >= ?"
+        if connection is not None:
+            return connection.execute(query, [signature, cutoff]).fetchone() is not None
+        with self._reading() as own:
+            return own.execute(query, [signature, cutoff]).fetchone() is not None
 
     def remember(self, signature: str, timestamp: int) -> None:
         """Record an accepted signature and the time it came, dropping ones too old to be replayed."""
+        self.remember_many([(signature, timestamp)])
+
+    def remember_many(self, accepted: list[tuple[str, int]], connection: sqlite3.Connection | None = None) -> None:
+        """Record accepted (signature, timestamp) pairs; inside `connection`'s open transaction when given."""
+        if not accepted:
+            return
+        if connection is not None:
+            self._record(connection, accepted)
+            return
+        with self._writing() as own:
+            self._record(own, accepted)
+
+    def _record(self, connection: sqlite3.Connection, accepted: list[tuple[str, int]]) -> None:
         now = self._clock()
-        with self._writing() as connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO seen_signatures (signature, timestamp, received_at) VALUES (?, ?, ?)",
-                [signature, int(timestamp), now],
-            )
-            connection.execute("INSERT OR REPLACE INTO webhook_activity (id, last_received_at) VALUES (1, ?)", [now])
-            connection.execute("DELETE FROM seen_signatures WHERE timestamp < ?", [int(now) - self.tolerance])
-            self._inserts += 1
-            if self._inserts % TRIM_EVERY == 0 or self.capacity < TRIM_EVERY:
-                self._trim(connection)
+        connection.executemany(
+            "INSERT OR IGNORE INTO seen_signatures (signature, timestamp, received_at) VALUES (?, ?, ?)",
+            [(signature, int(timestamp), now) for signature, timestamp in accepted],
+        )
+        connection.execute("INSERT OR REPLACE INTO webhook_activity (id, last_received_at) VALUES (1, ?)", [now])
+        connection.execute("DELETE FROM seen_signatures WHERE timestamp < ?", [int(now) - self.tolerance])
+        before = self._inserts
+        self._inserts += len(accepted)
+        if self._inserts // TRIM_EVERY != before // TRIM_EVERY or self.capacity < TRIM_EVERY:
+            self._trim(connection)
 
     def _trim(self, connection: sqlite3.Connection) -> None:
         """Keep at most `capacity` signatures, dropping the oldest timestamps first."""

@@ -438,6 +438,35 @@ def _waiting_view(row: dict) -> dict:
     return queued
 
 
+class Writer:
+    """Events applied inside one open transaction; `changed` holds their keys once it commits.
+
+    `connection` is the transaction's sqlite3 connection, for tables kept beside the read model in
+    the same file (the replay ledger), so their rows commit or roll back with the events.
+    """
+
+    def __init__(self, store: Store, db: Database):
+        self._store = store
+        self._db = db
+        self.connection: sqlite3.Connection = db.conn
+        self.batch = _Batch(db, store._schema(db))
+        self.changed: set[str] = set()
+
+    def apply(self, event: Event) -> bool:
+        """Log and project one event; False when the log already held its id (nothing changes)."""
+        store, db = self._store, self._db
+        if event.event_type == AUDIT_EVENT:
+            store._audit(db, event)
+            return True
+        if not store._log(db, event):
+            return False
+        store._confirm_audit(db, event)
+        writes = store._project(event)
+        if writes:
+            self.batch.apply(event, writes)
+        return True
+
+
 class Store:
     """The event log and read model in one SQLite file, with a connection per thread."""
 
@@ -529,17 +558,18 @@ class Store:
 
     def apply_many(self, events: Iterable[Event]) -> set[str]:
         """Apply events in one transaction; return the union of changed keys."""
-        with self._writing() as db:
-            batch = _Batch(db, self._schema(db))
+        with self.transaction() as writer:
             for event in events:
-                if event.event_type == AUDIT_EVENT:
-                    self._audit(db, event)
-                elif self._log(db, event):
-                    self._confirm_audit(db, event)
-                    writes = self._project(event)
-                    if writes:
-                        batch.apply(event, writes)
-            return batch.finish()
+                writer.apply(event)
+        return writer.changed
+
+    @contextmanager
+    def transaction(self) -> Iterator[Writer]:
+        """One write transaction for several events (and whatever else shares the file): see Writer."""
+        with self._writing() as db:
+            writer = Writer(self, db)
+            yield writer
+            writer.changed = writer.batch.finish()
 
     def _log(self, db: Database, event: Event) -> bool:
         """Insert into the event log; False when the id is already there."""

@@ -23,7 +23,7 @@ import requests
 
 from console import signing
 from console.simulator import Simulator
-from console.store import Store
+from console.store import Store, Writer
 from tests.signed_webhooks import encode, envelope, post, webhook_app
 from tests.test_end_to_end import console_view, simulator_view
 from tests.waiting import wait_for
@@ -177,18 +177,19 @@ def test_no_200_without_a_commit(tmp_path, monkeypatch):
     store = app.extensions["console.store"]
     client = app.test_client()
     body = encode(envelope())
-    real_apply = store.apply
+    real_apply = Writer.apply
 
-    def disk_full(event):
+    def disk_full(writer, event):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(store, "apply", disk_full)
+    monkeypatch.setattr(Writer, "apply", disk_full)
     refused = post(client, body, signing.sign(body, key))
     assert refused.status_code == 503
     assert store.event_count() == 0
+    # The signature was recorded in the same transaction, so it rolled back too: the retry is not a "replay".
     assert client.get("/readyz").get_json()["webhooks"]["last_received_at"] is None
 
-    monkeypatch.setattr(store, "apply", real_apply)
+    monkeypatch.setattr(Writer, "apply", real_apply)
     retried = post(client, body, signing.sign(body, key))
     assert retried.get_json() == {"status": "stored"}
     assert store.event_count() == 1

@@ -2,7 +2,7 @@
 
 The 200 is only sent after the event's transaction has committed, so a sender that sees it may
 forget the event; anything else (a crash, a locked database) leaves the sender retrying, and the
-event id makes the retry harmless. A replay of a request already accepted (same signature) is
+event id makes the retry harmless. Webhooks arriving together share one transaction (ingest.py). A replay of a request already accepted (same signature) is
 answered "duplicate" without touching the event log; so is a second copy of a known event id.
 Unverifiable requests get a 4xx and store nothing; verified bodies that are not events get 400.
 """
@@ -15,18 +15,13 @@ import sqlite3
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import replay
-from ..bus import get_bus
-from ..events import Event, EventParseError, parse_event
-from ..extensions import get_store
+from ..events import EventParseError, parse_event
+from ..ingest import get_ingest
 from ..signing import SIGNATURE_HEADER, SignatureError, verify
 
 log = logging.getLogger("console.webhooks")
 
 webhooks = Blueprint("webhooks", __name__)
-
-# Events the console records itself; Telnyx never sends these, so a webhook naming one is ignored.
-CONSOLE_EVENT_PREFIX = "console."
-
 
 @webhooks.record_once
 def _setup(state) -> None:
@@ -46,14 +41,6 @@ def _read_body(limit: int) -> bytes | None:
         return None
     body = request.stream.read(limit + 1)
     return None if len(body) > limit else body
-
-
-def _remember(ledger: replay.SignatureLedger, signature: str, timestamp: int) -> None:
-    """Record the accepted signature; the event is already committed, so a failure here only logs."""
-    try:
-        ledger.remember(signature, timestamp)
-    except sqlite3.Error:
-        log.exception("could not record a webhook signature; the event id still guards against replays")
 
 
 @webhooks.post("/webhooks/telnyx")
@@ -78,28 +65,10 @@ def receive():
         log.warning("webhook refused: %s", exc)
         return _reject(400, f"unreadable event: {exc}")
     g.webhook_event_type = event.event_type  # for the webhook metrics
-    ledger = replay.get_ledger()
     signature = replay.signature_key(request.headers[SIGNATURE_HEADER])
     try:
-        with ledger.admission:
-            return _admit(event, ledger, signature, timestamp)
+        outcome = get_ingest().submit(event, signature, timestamp)
     except sqlite3.Error:
         log.exception("webhook %r not stored: the database is unavailable", event.id[:80])
         return _reject(503, "the console cannot store events right now")
-
-
-def _admit(event: Event, ledger: replay.SignatureLedger, signature: str, timestamp: int):
-    """Answer a verified event: a replay or a known id is a duplicate; else commit, then acknowledge."""
-    if ledger.seen(signature):
-        log.info("webhook replayed (signature already accepted, timestamp %s): not applied", timestamp)
-        return jsonify({"status": "duplicate"}), 200
-    if event.event_type.startswith(CONSOLE_EVENT_PREFIX):
-        log.warning("webhook %r ignored: %r names one of the console's own events", event.id[:80],
-                    event.event_type[:80])
-        _remember(ledger, signature, timestamp)
-        return jsonify({"status": "ignored"}), 200
-    duplicate = get_store().has_event(event.id)
-    if not duplicate:
-        get_bus().publish(event)
-    _remember(ledger, signature, timestamp)
-    return jsonify({"status": "duplicate" if duplicate else "stored"}), 200
+    return jsonify({"status": outcome}), 200
