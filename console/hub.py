@@ -271,8 +271,10 @@ class Hub:
                 return
             if self._first_pending is None:
                 self._first_pending = time.monotonic()
+            idle = not self._pending_keys
             self._pending_keys |= keys
-            self._wake.notify()
+            if idle:  # a hub already holding keys renders these with them: waking it again only costs
+                self._wake.notify()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
