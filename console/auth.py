@@ -104,6 +104,7 @@ PERMISSIONS = {
     "queue_actions.enqueue": CONTROL,
     "breach.move_queued_call": CONTROL,
     "breach.take_out_queued_call": CONTROL,
+    "breach.speak_to_queued_call": CONTROL,
     "supervise.profile": CONTROL,
     "supervise.line_box": CONTROL,
     "supervise.save_phone": CONTROL,

@@ -156,6 +156,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Call Control connection (application) id used to dial supervisor lines.",
     ),
     Setting("TELNYX_CALLER_ID", None, "Caller id (E.164) shown when the console dials a supervisor line."),
+    Setting(
+        "CONSOLE_CALLER_MESSAGE_VOICE",
+        "female",
+        "Voice Telnyx speaks a message to a queued caller in: `female`, `male`, or a provider voice such as "
+        "`AWS.Polly.Joanna-Neural`.",
+    ),
     Setting("CONSOLE_DATABASE", "supervisor-console.db", "SQLite file holding the event log and read model."),
     Setting(
         "CONSOLE_SECRET_KEY",

@@ -425,6 +425,9 @@ PROJECTIONS: dict[str, Callable[[dict, str | None], list[Write]]] = {
     "call.answered": _call_answered,
     "call.hangup": _call_hangup,
     "call.gather.ended": _gather_ended,
+    # A message spoken to one caller (a breach action) changes nothing shown; the timeline reads the log.
+    "call.speak.started": lambda p, at: [],
+    "call.speak.ended": lambda p, at: [],
     "console.participant.updated": _participant_updated,
     "console.conference.updated": _conference_updated,
     "console.conference.synced": _conference_synced,

@@ -381,6 +381,10 @@ class TelnyxClient:
         """Hang up a call leg."""
         return self._command("calls", call_control_id, "actions", "hangup", **options)
 
+    def speak_to_call(self, call_control_id, payload, voice, **options) -> dict:
+        """Speak text to one call leg only, e.g. a caller waiting in a queue (no conference needed)."""
+        return self._command("calls", call_control_id, "actions", "speak", payload=payload, voice=voice, **options)
+
 
 def _name(exc: Exception) -> str:
     return type(exc).__name__

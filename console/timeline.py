@@ -60,6 +60,11 @@ def _describe(event: Event, subject: str, names: dict[str, str]) -> tuple[str, s
         if not changes:
             return None
         return "control", f"{'This call' if mine else who}: {', '.join(changes)}"
+    if kind == "call.speak.started":
+        return "media", "A message began playing to the caller"
+    if kind == "call.speak.ended":
+        status = p.get("status") or "ended"
+        return "media", "Message to the caller " + ("finished" if status == "completed" else f"cut short ({status})")
     if kind == "conference.recording.saved":
         return "recording", f"Recording saved ({p.get('format') or 'audio'})"
     if kind.startswith("conference.") and kind.endswith((".started", ".ended")):

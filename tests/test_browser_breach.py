@@ -1,4 +1,5 @@
-"""Chromium: a queued caller's countdown runs out, the breach actions appear, and one click takes them out."""
+"""Chromium: a queued caller's countdown runs out, the breach actions appear, a click speaks to the caller,
+and one more takes them out."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def test_breach_countdown_reveals_actions(page, live_console, simulator, artifac
     expect(countdown).to_contain_text("over target")
     actions = row.locator("[data-breach-actions]")
     expect(actions).to_be_visible()
+    actions.get_by_role("button", name="Speak to caller").click()
+    expect(actions.locator(".breach-notice")).to_have_text(
+        "Speaking your message to the caller; they keep their place in Support.")
+    wait_for(lambda: simulator.world.speech_heard_by(leg), message="the caller heard nothing")
     page.screenshot(path=str(artifacts_dir / "queue-breach.png"), full_page=True)
     actions.get_by_role("button", name="Take out of queue").click()
     expect(row).to_have_count(0, timeout=5000)

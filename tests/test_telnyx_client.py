@@ -171,6 +171,9 @@ ENDPOINTS = [
      True, "object"),
     ("retrieve_call", (CALL,), {}, "GET", f"/v2/calls/{CALL}", [], None, False, "object"),
     ("hangup", (CALL,), {}, "POST", f"/v2/calls/{CALL}/actions/hangup", [], {}, True, "ok"),
+    ("speak_to_call", (CALL, "Thanks for waiting", "female"), {"language": "en-US", "payload_type": None},
+     "POST", f"/v2/calls/{CALL}/actions/speak", [],
+     {"payload": "Thanks for waiting", "voice": "female", "language": "en-US"}, True, "ok"),
 ]
 
 REPLIES = {
@@ -184,7 +187,7 @@ REPLIES = {
 def test_every_endpoint_method_is_in_the_table():
     public = {name for name, member in vars(TelnyxClient).items() if not name.startswith("_") and callable(member)}
     assert public - {"close"} == {row[0] for row in ENDPOINTS}
-    assert len(ENDPOINTS) == 37
+    assert len(ENDPOINTS) == 38
 
 
 @pytest.mark.parametrize(

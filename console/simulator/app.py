@@ -112,8 +112,8 @@ def _body() -> dict:
 
 
 def _options(body: dict, *taken: str) -> dict:
-    """The body fields other than those passed by name (so a stray key cannot collide with them)."""
-    return {key: value for key, value in body.items() if key not in taken}
+    """The body fields other than those passed by name, and never ``self``, so no stray key collides with either."""
+    return {key: value for key, value in body.items() if key not in taken and key != "self"}
 
 
 def _one(data) -> Response:
@@ -192,6 +192,11 @@ def enqueue(call_control_id):
 @telnyx_api.post("/calls/<call_control_id>/actions/leave_queue")
 def leave_queue(call_control_id):
     return _one(_world().leave_queue(call_control_id, **_options(_body(), "call_control_id")))
+
+
+@telnyx_api.post("/calls/<call_control_id>/actions/speak")
+def speak_to_call(call_control_id):
+    return _one(_world().speak_to_call(call_control_id, **_options(_body(), "call_control_id")))
 
 
 # -- /v2/conferences -------------------------------------------------------------------------------

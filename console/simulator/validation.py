@@ -134,6 +134,12 @@ SCHEMAS: dict[str, dict[str, Rule]] = {
     "enqueue": {"queue_name": text(required=True), "client_state": STATE, "command_id": COMMAND,
                 "keep_after_hangup": flag(), "max_size": number(minimum=1), "max_wait_time_secs": number(minimum=1)},
     "leave_queue": {"client_state": STATE, "command_id": COMMAND},
+    "speak_call": {
+        "payload": text(required=True, max_length=3000), "voice": text(required=True),
+        "payload_type": text(enum=("text", "ssml")), "language": text(enum=LANGUAGES),
+        "service_level": text(enum=("basic", "premium")), "target_legs": text(enum=("self", "opposite", "both")),
+        "loop": Rule("loop"), "voice_settings": Rule("object"), "client_state": STATE, "command_id": COMMAND,
+    },
 }
 
 

@@ -27,6 +27,7 @@ from .errors import WorldError
 from .media import MediaOperations
 from .queues import QueueOperations
 from .records import Call, iso, new_call_control_id, new_uuid
+from .speech import SpeechOperations
 
 __all__ = ["World", "WorldError"]
 
@@ -36,7 +37,7 @@ DEFAULT_CONNECTION_ID = "1494404757140276705"
 REMEMBERED_COMMANDS = 10_000
 STAMPED_BESIDE_PAYLOAD = frozenset({
     "call.initiated", "call.answered", "call.hangup", "call.gather.ended", "call.enqueued", "call.dequeued",
-    "conference.participant.joined", "conference.participant.left",
+    "conference.participant.joined", "conference.participant.left", "call.speak.started", "call.speak.ended",
 })
 NEVER_STAMPED = frozenset({"conference.recording.saved"})
 UNWRAPPED = frozenset({"conference.floor.changed"})
@@ -44,7 +45,7 @@ SIP_CAUSES = {"normal_clearing": "200", "user_busy": "486", "call_rejected": "60
               "no_answer": "480", "not_found": "404", "originator_cancel": "487"}
 
 
-class World(ConferenceOperations, MediaOperations, QueueOperations):
+class World(ConferenceOperations, MediaOperations, QueueOperations, SpeechOperations):
     """Everything Telnyx knows about one account's calls, conferences and queues."""
 
     def __init__(self, *, clock=time.time, rng: random.Random | None = None,
@@ -65,6 +66,7 @@ class World(ConferenceOperations, MediaOperations, QueueOperations):
         self._recordings = {}
         self._playbacks = {}
         self._gathers = {}
+        self._speeches = {}
         self._timers = []
         self._timer_order = itertools.count()
         self._done_commands: OrderedDict = OrderedDict()
@@ -192,6 +194,7 @@ class World(ConferenceOperations, MediaOperations, QueueOperations):
         self._call_event("call.hangup", call, **self._parties(call), hangup_cause=cause, hangup_source=source,
                          sip_hangup_cause=SIP_CAUSES.get(cause, "unspecified"), state="hangup")
         self._cancel_gather(call, "call_hangup")
+        self._silence_hung_up_call(call)
         if call.conference_id:
             conference = self._conferences[call.conference_id]
             self._participant_gone(conference, conference.participants[call.call_control_id])

@@ -1,19 +1,21 @@
 """One-click actions for a queued caller about to breach (or past) the service-level target.
 
 Moving a caller is two Telnyx commands: leave_queue, then enqueue into the other queue.
-Speaking to a single queued caller needs a call-level speak command the Telnyx client does
-not offer yet, so it is not here.
+Speaking to a caller uses the call-level speak command, since a queued caller is in no conference;
+only that caller hears it, and they keep their place in the queue.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template_string, request
+from flask import Blueprint, current_app, g, render_template_string, request
 from markupsafe import Markup
 
 from ..extensions import get_store, get_telnyx
+from ..forms import SPEAK_PAYLOAD_LIMIT
 from ..kpi_source import kpi_settings
 from ..telnyx_errors import TelnyxError
 from ..ui import render_memo
+from .feedback import explain, status_for
 
 breach = Blueprint("breach", __name__)
 
@@ -22,6 +24,13 @@ _NOTICE = '<p class="breach-notice" role="status" data-kind="{{ kind }}">{{ text
 
 def _notice(text: str, kind: str = "done", status: int = 200):
     return render_template_string(_NOTICE, text=text, kind=kind), status
+
+
+def _refused(error: TelnyxError, before: str = ""):
+    """Telnyx's refusal in its own words; the audit entry records it as refused by Telnyx."""
+    g.telnyx_refusal = explain(error)
+    current_app.logger.warning("Telnyx refused %s %s: %s", request.method, request.path, error)
+    return _notice(before + g.telnyx_refusal, "error", status_for(error))
 
 
 @breach.app_template_global()
@@ -48,7 +57,7 @@ def move_queued_call(name: str, call_control_id: str):
         client.leave_queue(call_control_id)
         client.enqueue(call_control_id, target)
     except TelnyxError as error:
-        return _notice(f"Telnyx refused the move: {error}", "error", 502)
+        return _refused(error, "The move did not complete. ")
     return _notice(Markup("Moving the caller to {}; the page updates when Telnyx confirms.").format(target))
 
 
@@ -58,5 +67,21 @@ def take_out_queued_call(name: str, call_control_id: str):
     try:
         get_telnyx().leave_queue(call_control_id)
     except TelnyxError as error:
-        return _notice(f"Telnyx refused: {error}", "error", 502)
+        return _refused(error)
     return _notice(f"Taking the caller out of {name}.")
+
+
+@breach.post("/queues/<path:name>/calls/<path:call_control_id>/speak")
+def speak_to_queued_call(name: str, call_control_id: str):
+    """Speak a message to this caller alone, e.g. that an agent is coming; they keep their place."""
+    message = (request.form.get("payload") or "").strip()
+    if not message:
+        return _notice("Type the message to speak to the caller.", "error", 422)
+    if len(message) > SPEAK_PAYLOAD_LIMIT:
+        return _notice(f"The message has {len(message)} characters; Telnyx speaks at most {SPEAK_PAYLOAD_LIMIT}.",
+                       "error", 422)
+    try:
+        get_telnyx().speak_to_call(call_control_id, message, current_app.config["CONSOLE_CALLER_MESSAGE_VOICE"])
+    except TelnyxError as error:
+        return _refused(error)
+    return _notice(f"Speaking your message to the caller; they keep their place in {name}.")
