@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from console.ui import dom_id
 from tests.live_servers import *  # noqa: F403  (simulator, live_console fixtures)
 from tests.test_browser_live import open_live, queue_caller, start_conference
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +30,9 @@ def test_script_in_a_caller_name_neither_runs_nor_adds_elements(page, simulator,
         page.goto(f"{live_console.url}/queues/Support")
     else:
         world.create_queue("Support")
+        # No webhook announces an empty queue: the console learns of it on its next reconcile.
+        store = live_console.app.extensions["console.store"]
+        wait_for(lambda: store.queue("Support"), timeout=10, message="the console never learned of the queue")
         open_live(page, f"{live_console.url}/queues/Support")
         leg = queue_caller(world, "Support", "+13125550177", HOSTILE)
     caller = page.locator(f"#{dom_id('queued-call', 'Support', leg)}")
