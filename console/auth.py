@@ -105,6 +105,7 @@ PERMISSIONS = {
     "breach.move_queued_call": CONTROL,
     "breach.take_out_queued_call": CONTROL,
     "breach.speak_to_queued_call": CONTROL,
+    "breach.breach_action_forms": CONTROL,
     "supervise.profile": CONTROL,
     "supervise.line_box": CONTROL,
     "supervise.save_phone": CONTROL,

@@ -27,7 +27,13 @@
         el.setAttribute("data-breached", "");
         var row = el.closest("tr");
         var actions = row && row.querySelector("[data-breach-actions]");
-        if (actions) { actions.hidden = false; }
+        if (actions) {
+          actions.hidden = false;
+          if (!actions.hasAttribute("data-loaded") && window.htmx) {
+            actions.setAttribute("data-loaded", "");
+            window.htmx.trigger(actions, "breach-reached");
+          }
+        }
       }
     });
   }

@@ -32,7 +32,13 @@ def test_countdown_and_move_to_another_queue(live_console, simulator):
     client = csrf_client(live_console.app)
     html = client.get("/queues/Support").get_data(as_text=True)
     assert 'data-breach-target="30"' in html  # the per-queue target, not the default 20
-    assert "data-breach-actions data-control hidden" in html and "<option>Sales</option>" in html
+    assert "data-breach-actions data-control hidden hx-preserve" in html
+    assert "<option>Sales</option>" not in html  # the forms load when the caller reaches the target
+    forms = client.get(f"/queues/Support/calls/{leg}/breach-actions", headers={"HX-Request": "true"})
+    assert forms.status_code == 200 and "<option>Sales</option>" in forms.get_data(as_text=True)
+    assert ">Speak to caller</button>" in forms.get_data(as_text=True)
+    gone = client.get("/queues/Support/calls/v3:nobody/breach-actions", headers={"HX-Request": "true"})
+    assert gone.status_code == 404 and "no longer waiting" in gone.get_data(as_text=True)
     answer = client.post(f"/queues/Support/calls/{leg}/move", data={"target_queue": "Sales"})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     wait_for(lambda: not store.queue_calls("Support") and len(store.queue_calls("Sales")) == 2,

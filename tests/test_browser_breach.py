@@ -20,12 +20,15 @@ def console_overrides():
 
 def test_breach_countdown_reveals_actions(page, live_console, simulator, artifacts_dir):
     world = simulator.world
+    ahead = world.incoming_call("+15550002222", "+18005550100", caller_id_name="Grace Hopper")["call_control_id"]
+    world.answer_call(ahead)
+    world.enqueue(ahead, "Support")
     call = world.incoming_call("+15550003333", "+18005550100", caller_id_name="Alan Kay")
     leg = call["call_control_id"]
     world.answer_call(leg)
     world.enqueue(leg, "Support")
     store = live_console.app.extensions["console.store"]
-    wait_for(lambda: store.queue_calls("Support"), message="the caller never reached the console")
+    wait_for(lambda: len(store.queue_calls("Support")) == 2, message="the callers never reached the console")
     page.goto(f"{live_console.url}/queues/Support")
     row = page.locator(f"#{dom_id('queued-call', 'Support', leg)}")
     countdown = row.locator(".breach")
@@ -34,10 +37,17 @@ def test_breach_countdown_reveals_actions(page, live_console, simulator, artifac
     expect(countdown).to_contain_text("over target")
     actions = row.locator("[data-breach-actions]")
     expect(actions).to_be_visible()
+    message = actions.get_by_role("textbox")
+    message.fill("Alan, an agent is picking up now.")
+    # The caller ahead leaves: the row is pushed again (now first in line); the half-sent message stays.
+    world.leave_queue(ahead)
+    expect(row.locator("td.col-num")).to_have_text("1", timeout=5000)
+    expect(message).to_have_value("Alan, an agent is picking up now.")
     actions.get_by_role("button", name="Speak to caller").click()
     expect(actions.locator(".breach-notice")).to_have_text(
         "Speaking your message to the caller; they keep their place in Support.")
-    wait_for(lambda: simulator.world.speech_heard_by(leg), message="the caller heard nothing")
+    wait_for(lambda: simulator.world.speech_heard_by(leg) == "Alan, an agent is picking up now.",
+             message="the caller did not hear the typed message")
     page.screenshot(path=str(artifacts_dir / "queue-breach.png"), full_page=True)
     actions.get_by_role("button", name="Take out of queue").click()
     expect(row).to_have_count(0, timeout=5000)

@@ -220,9 +220,10 @@ def speak_url(leg: str, queue: str = "Support") -> str:
     return f"/queues/{queue}/calls/{leg}/speak"
 
 
-def test_the_queue_page_offers_the_message_with_a_default(live_console, simulator):
+def test_the_breach_actions_offer_the_message_with_a_default(live_console, simulator):
     leg = caller_waiting(simulator, live_console)
-    html = csrf_client(live_console.app).get("/queues/Support").get_data(as_text=True)
+    html = csrf_client(live_console.app).get(f"/queues/Support/calls/{leg}/breach-actions",
+                                              headers=HTMX).get_data(as_text=True)
     form = re.search(r'<form[^>]+action="[^"]*' + re.escape(speak_url(leg)) + r'".*?</form>', html, re.S)
     assert form, "no speak form for the queued caller"
     assert f'value="{MESSAGE}"' in form.group(0) and 'maxlength="3000" required' in form.group(0)

@@ -7,7 +7,7 @@ only that caller hears it, and they keep their place in the queue.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template_string, request
+from flask import Blueprint, current_app, g, get_template_attribute, render_template_string, request
 from markupsafe import Markup
 
 from ..extensions import get_store, get_telnyx
@@ -44,6 +44,18 @@ def other_queue_names(queue_name: str) -> list[str]:
     """Queues a caller could be moved to."""
     names = render_memo("queue_names", None, lambda: [queue["name"] for queue in get_store().queues()])
     return sorted(name for name in names if name != queue_name)
+
+
+@breach.get("/queues/<path:name>/calls/<path:call_control_id>/breach-actions")
+def breach_action_forms(name: str, call_control_id: str):
+    """The move, take-out and speak forms for a caller who has just reached the target."""
+    store = get_store()
+    queued = next((call for call in store.queue_calls(name) if call["call_control_id"] == call_control_id), None)
+    if queued is None:
+        return _notice("This caller is no longer waiting in the queue.", "error", 404)
+    queue = store.queue(name) or {"name": name}
+    queued_call = {**queued, "display_name": queued.get("display_name") or call_control_id}
+    return get_template_attribute("_breach.html", "breach_action_forms")(queue, queued_call)
 
 
 @breach.post("/queues/<path:name>/calls/<path:call_control_id>/move")
