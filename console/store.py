@@ -451,16 +451,28 @@ class Writer:
         self.connection: sqlite3.Connection = db.conn
         self.batch = _Batch(db, store._schema(db))
         self.changed: set[str] = set()
+        # Event types some audit entry still waits to be confirmed by: most webhooks confirm nothing,
+        # so one query per transaction spares one per event.
+        self._awaited: set[str] | None = None
+
+    def _awaits(self, event_type: str) -> bool:
+        if self._awaited is None:
+            self._awaited = {row["awaits_event_type"] for row in _select(
+                self._db, "SELECT DISTINCT awaits_event_type FROM audit"
+                          " WHERE confirmed_by IS NULL AND awaits_event_type IS NOT NULL")}
+        return event_type in self._awaited
 
     def apply(self, event: Event) -> bool:
         """Log and project one event; False when the log already held its id (nothing changes)."""
         store, db = self._store, self._db
         if event.event_type == AUDIT_EVENT:
             store._audit(db, event)
+            self._awaited = None
             return True
         if not store._log(db, event):
             return False
-        store._confirm_audit(db, event)
+        if self._awaits(event.event_type):
+            store._confirm_audit(db, event)
         writes = store._project(event)
         if writes:
             self.batch.apply(event, writes)

@@ -113,3 +113,34 @@ def test_pages_under_another_url_prefix_still_get_a_change_that_renders_the_same
     assert any('id="kpi__conferences"' in message for message in second)
     assert any('href="/console/conferences/' in message for message in second)
     hub.stop()
+
+
+def test_an_atom_whose_data_did_not_change_is_not_drawn_again(tmp_path, monkeypatch):
+    app = _app(tmp_path)
+    store = app.extensions["console.store"]
+    traffic = Traffic(conferences=1, queues=1, seed=5)
+    store.apply_many([parse_event(body) for body, _ in traffic.opening()])
+    catalogue = app.extensions["console.hub"].catalogue.pages
+    conference_id = store.live_conferences()[0]["id"]
+    drawn = []
+    real = type(catalogue)._render_conference_row
+
+    def counting(self, conference):
+        drawn.append(conference)
+        return real(self, conference)
+
+    monkeypatch.setattr(type(catalogue), "_render_conference_row", counting)
+    with app.test_request_context("/"):
+        catalogue.atoms({f"conference:{conference_id}"})
+        first = catalogue.render(("conference_row", conference_id))
+        catalogue.atoms({f"conference:{conference_id}"})  # a new tick: nothing about the conference changed
+        again = catalogue.render(("conference_row", conference_id))
+        assert again is first and len(drawn) == 1
+        store.apply(parse_event({"data": {"record_type": "event", "event_type": "conference.floor.changed",
+                                          "id": "floor-moves", "payload": {
+                                              "conference_id": conference_id, "call_control_id": "v3:someone-new",
+                                              "occurred_at": "2099-01-01T00:00:00.000000Z"}}}))
+        catalogue.atoms({f"conference:{conference_id}"})
+        changed = catalogue.render(("conference_row", conference_id))
+        assert changed is not first and len(drawn) == 2
+    app.extensions["console.hub"].stop()

@@ -36,6 +36,7 @@ log = logging.getLogger("console.live")
 live = Blueprint("live", __name__)
 
 HEARTBEAT_SECONDS = 20.0
+MAX_DRAWN = 20_000
 POLICY_VIOLATION = 1008
 LIVE_STATUSES = ("init", "in_progress")
 
@@ -86,6 +87,8 @@ class LiveCatalogue:
         # Who each conference held at the last tick: a whispering supervisor's card names the people
         # they whisper to, so when someone joins or leaves, those cards are rendered again.
         self._rosters: dict[str, frozenset] = {}
+        # The last drawing of each atom with what it was drawn from, per URL prefix (see render).
+        self._drawn: dict[tuple, tuple] = {}
 
     def _cached(self, key, compute):
         if key not in self._memo:
@@ -170,7 +173,36 @@ class LiveCatalogue:
         return self._cached(("queue", name), lambda: get_store().queue(name))
 
     def render(self, atom: tuple) -> Piece:
-        return getattr(self, f"_render_{atom[0]}")(*atom[1:])
+        """The atom as it looks now; the last drawing when what it shows has not changed since."""
+        inputs = self._inputs(atom)
+        if inputs is None:
+            return getattr(self, f"_render_{atom[0]}")(*atom[1:])
+        slot = (request.script_root, atom)
+        drawn = self._drawn.get(slot)
+        if drawn is not None and drawn[0] == inputs:
+            return drawn[1]
+        piece = getattr(self, f"_render_{atom[0]}")(*atom[1:])
+        if len(self._drawn) >= MAX_DRAWN:
+            self._drawn.clear()
+        self._drawn[slot] = (inputs, piece)
+        return piece
+
+    def _inputs(self, atom: tuple):
+        """Everything an atom's drawing depends on (None: always draw it).
+
+        A conference's key changes with each of its participants, and its row, header and status
+        line would be drawn again, equal but for the elapsed-time text the browser ticks anyway.
+        """
+        kind = atom[0]
+        if kind in ("conference_row", "conference_header", "media_state", "ended_row"):
+            return ("conference", self._conference(atom[1]))
+        if kind == "participant":
+            conference = self._conference(atom[1]) or {}
+            participant = next((p for p in self._participants(atom[1]) if p["call_control_id"] == atom[2]), None)
+            return (conference.get("name"), conference.get("status"), participant)
+        if kind in ("queue_row", "queue_header"):
+            return ("queue", self._queue(atom[1]))
+        return None
 
     def _render_conference_row(self, conference_id):
         conference = self._conference(conference_id)
