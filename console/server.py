@@ -9,6 +9,26 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
+def _console_worker_class():
+    """gunicorn's gthread worker, telling browsers "service restarting" as soon as it is asked to stop.
+
+    Without this, a stopping worker waits out its graceful timeout for the open live sockets and
+    then drops them; with it, the hub closes each with code 1012 at once, the sockets' handlers
+    return, and the browsers reconnect to whichever worker comes next.
+    """
+    from gunicorn.workers.gthread import ThreadWorker
+
+    class ConsoleWorker(ThreadWorker):
+        def handle_exit(self, sig, frame):
+            hub = getattr(self.wsgi, "extensions", {}).get("console.hub")
+            if hub is not None:
+                # Not in the signal handler itself: the hub takes locks.
+                threading.Thread(target=hub.stop, name="hub-stop", daemon=True).start()
+            super().handle_exit(sig, frame)
+
+    return ConsoleWorker
+
+
 class GunicornServer:
     """Run a Flask app under gunicorn with threads (each live socket holds one)."""
 
@@ -17,7 +37,7 @@ class GunicornServer:
 
         options = {
             "bind": bind,
-            "worker_class": "gthread",
+            "worker_class": _console_worker_class(),
             "threads": threads,
             "workers": workers,
             "control_socket_disable": True,

@@ -56,3 +56,51 @@ def test_flask_app_discovery_works(clean_env):
     )
     assert result.returncode == 0, result.stderr
     assert "/webhooks/telnyx" in result.stdout
+
+
+def test_stopping_serve_tells_open_pages_to_reconnect(clean_env, tmp_path):
+    """SIGTERM to `serve` (gunicorn) closes live sockets with 1012 "service restarting", not a dropped line."""
+    import signal
+    import socket
+    import struct
+    import urllib.request
+
+    import websocket
+
+    from console import signing
+    from tests.waiting import wait_for
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**clean_env, "CONSOLE_SECRET_KEY": "s" * 32,
+           "TELNYX_PUBLIC_KEY": signing.public_key_b64(signing.generate_signing_key()),
+           "TELNYX_BASE_URL": "http://127.0.0.1:9/v2", "CONSOLE_TRUSTED_HEADER_AUTH": "true",
+           "CONSOLE_TRUSTED_PROXIES": "127.0.0.1"}
+    server = subprocess.Popen([sys.executable, "-m", "console", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def answers():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_for(answers, timeout=30, message="serve never answered /healthz")
+        sock = websocket.create_connection(f"ws://127.0.0.1:{port}/live?watch=dashboard", timeout=10,
+                                           header=["X-Forwarded-User: night-shift"])
+        assert sock.recv()  # the dashboard's snapshot
+        server.send_signal(signal.SIGTERM)
+        for _ in range(20):
+            opcode, frame = sock.recv_data_frame(True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                assert struct.unpack("!H", frame.data[:2])[0] == 1012
+                break
+        else:
+            raise AssertionError("the server never closed the socket")
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

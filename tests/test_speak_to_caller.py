@@ -314,7 +314,8 @@ def test_a_viewer_cannot_speak_to_a_caller(console_on_recorder, recording_server
 
 def test_every_dashboard_kpi_tile_carries_its_formula(console_on_recorder):
     html = signed_in_client(console_on_recorder, "vera", "correct horse battery").get("/").get_data(as_text=True)
-    slots = re.findall(r'<div class="kpi-slot" title="([^"]*)"><div class="kpi kpi-([a-z_]+)"', html)
+    slots = [(title, key) for key, title in
+             re.findall(r'<div class="kpi kpi-([a-z_]+)" id="[^"]+" title="([^"]*)"', html)]
     tiles = re.findall(r'<div class="kpi kpi-([a-z_]+)"', html)
     assert [key for _, key in slots] == tiles and len(tiles) == 4
     formulas = {key: title for title, key in slots}

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from ..extensions import get_store
+from ..kpis import FORMULAS
 
 log = logging.getLogger("console.pages")
 
@@ -62,6 +63,14 @@ def queued_call_views(store, queued_calls: list[dict]) -> list[dict]:
     return views
 
 
+# How the dashboard's two conference figures are counted (the queue figures share kpis.FORMULAS).
+TILE_FORMULAS = {
+    "conferences": "Conferences started and not yet ended (status init or in progress); the note adds the people "
+                   "present in them.",
+    "recording": "Live conferences whose recording is running now (started and not paused, stopped or saved).",
+}
+
+
 def kpi_tiles(conferences: list[dict], queues: list[dict]) -> list[dict]:
     """The four headline figures: conferences live, people in them, callers waiting, longest wait."""
     waiting = sum(queue.get("current_size") or 0 for queue in queues)
@@ -71,16 +80,19 @@ def kpi_tiles(conferences: list[dict], queues: list[dict]) -> list[dict]:
     busy_queues = sum(1 for queue in queues if queue.get("current_size"))
     return [
         {"key": "conferences", "label": "Conferences live", "value": len(conferences),
-         "note": f"{people} {'person' if people == 1 else 'people'} on calls"},
+         "note": f"{people} {'person' if people == 1 else 'people'} on calls",
+         "formula": TILE_FORMULAS["conferences"]},
         {"key": "waiting", "label": "Callers waiting", "value": waiting,
-         "note": f"in {busy_queues} of {len(queues)} queue{'' if len(queues) == 1 else 's'}"},
+         "note": f"in {busy_queues} of {len(queues)} queue{'' if len(queues) == 1 else 's'}",
+         "formula": FORMULAS["waiting"]},
         {"key": "longest_wait", "label": "Longest wait", "timer": True,
          "since": longest["oldest_enqueued_at"] if longest else None,
          "note": f"in {longest['name']}" if longest else "no one waiting",
-         "announce": f"A caller has waited a long time in {longest['name']}" if longest else ""},
+         "announce": f"A caller has waited a long time in {longest['name']}" if longest else "",
+         "formula": FORMULAS["longest_wait"]},
         {"key": "recording", "label": "Recording now",
          "value": sum(1 for conference in conferences if conference.get("recording")),
-         "note": "conferences being recorded"},
+         "note": "conferences being recorded", "formula": TILE_FORMULAS["recording"]},
     ]
 
 
