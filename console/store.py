@@ -180,6 +180,9 @@ def _note_shift(shifted_queues: dict, queue_name: str, enqueued: list[str | None
     shifted_queues[queue_name] = since
 
 
+_ABSENT = object()
+
+
 class _Batch:
     """The rows one transaction touches: loaded once, merged, settled, then saved when changed."""
 
@@ -188,6 +191,7 @@ class _Batch:
         self.columns = columns
         self.rows: dict[tuple, dict] = {}
         self.stored: dict[tuple, dict | None] = {}
+        self.stored_versions: dict[tuple, dict] = {}
 
     def _adopt(self, slot: tuple, found: dict | None) -> dict:
         self.stored[slot] = None if found is None else dict(found)
@@ -198,6 +202,7 @@ class _Batch:
         else:
             row = dict(found)
             row["_versions"] = json.loads(found["_versions"] or "{}")
+            self.stored_versions[slot] = dict(row["_versions"])
         self.rows[slot] = row
         return row
 
@@ -231,7 +236,12 @@ class _Batch:
 
     def _changed(self, slot: tuple) -> bool:
         before = self.stored[slot]
-        return before is None or before != self._stored_form(slot)
+        if before is None:
+            return True
+        row = self.rows[slot]
+        if any(before.get(column, _ABSENT) != value for column, value in row.items() if column != "_versions"):
+            return True
+        return self.stored_versions[slot] != row["_versions"]
 
     def _ending_moved(self, slot: tuple) -> bool:
         """Whether a conference's end (status, its version, ended_at) changed, so participants re-settle."""
