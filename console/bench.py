@@ -8,6 +8,7 @@ the same run hammers /healthz for the baseline. Figures go to a table on stdout 
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ class BenchOptions:
     queues: int = 10
     threads: int = 8
     seed: int = 7
+    render_process: bool = True
     ingest: bool = True
     pages: bool = False
     page_sizes: tuple[int, int, int, int] = (500, 8, 50, 100)
@@ -132,13 +134,13 @@ def memory_kib(pid: int, field_name: str) -> int:
 class ConsoleProcess:
     """The console under gunicorn, started as a subprocess and stopped by PID."""
 
-    def __init__(self, workdir: str, public_key: str, threads: int):
+    def __init__(self, workdir: str, public_key: str, threads: int, render_process: bool = True):
         self.port = free_port()
         self.log = open(os.path.join(workdir, "console.log"), "wb")  # noqa: SIM115  closed by stop()
         self.workers: list[int] = []
         command = [sys.executable, "-m", "console.bench_server", "--port", str(self.port),
                    "--database", os.path.join(workdir, "bench.db"), "--public-key", public_key,
-                   "--threads", str(threads)]
+                   "--threads", str(threads), "--render-process" if render_process else "--no-render-process"]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
         try:
@@ -157,7 +159,13 @@ class ConsoleProcess:
 
     @property
     def pids(self) -> list[int]:
-        return [self.process.pid, *self.workers]
+        """The server, its workers and anything they started (a render process), as of now."""
+        found, frontier = [], [self.process.pid]
+        while frontier:
+            pid = frontier.pop()
+            found.append(pid)
+            frontier += children(pid)
+        return found
 
     def peak_rss_mib(self) -> float:
         return sum(memory_kib(pid, "VmHWM") for pid in self.pids) / 1024
@@ -165,6 +173,7 @@ class ConsoleProcess:
     def stop(self) -> None:
         if self.log.closed:
             return
+        started = [pid for pid in self.pids if pid != self.process.pid]
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -172,7 +181,7 @@ class ConsoleProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-        for pid in self.workers:
+        for pid in {*self.workers, *started}:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -296,7 +305,8 @@ def run_ingest(options: BenchOptions, workdir: str) -> dict:
     key = signing.generate_signing_key()
     console = poster = subscribers = None
     try:
-        console = ConsoleProcess(workdir, signing.public_key_b64(key), threads=options.subscribers + 32)
+        console = ConsoleProcess(workdir, signing.public_key_b64(key), threads=options.subscribers + 32,
+                                 render_process=options.render_process)
         poster = Worker(run_poster, console.port, signing.signing_key_seed(key), conferences=options.conferences,
                         queues=options.queues, seed=options.seed)
         opening = poster.ask("opening", options.threads)
@@ -381,7 +391,8 @@ def table(figures: dict) -> str:
     ingest = figures.get("ingest")
     if ingest:
         base = ingest["baseline"]
-        lines.append(f"subscribers: {ingest['subscribers']} ({ingest['watches']})")
+        lines.append(f"subscribers: {ingest['subscribers']} ({ingest['watches']}); render process: "
+                     f"{'yes' if figures['options'].get('render_process', True) else 'no'}")
         lines.append(f"baseline GET /healthz: {base['per_s']}/s (console CPU {base['console_cpu_percent']}%)")
         header = (f"{'phase':<14}{'accepted/s':>11}{'failed':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
                   f"{'frames/s/sub':>14}{'bytes/s/sub':>13}{'CPU %':>8}{'RSS MiB':>9}")
@@ -418,6 +429,7 @@ def options_from(args) -> BenchOptions:
             setattr(options, name, getattr(args, name))
     if args.duration is not None:
         options.duration = options.max_duration = args.duration
+    options.render_process = args.render_process
     if args.rates:
         options.rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
     if args.page_sizes:
@@ -446,6 +458,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--conferences", type=int, help="conferences live at once (default 40)")
     parser.add_argument("--queues", type=int, help="queues (default 10)")
     parser.add_argument("--threads", type=int, help="poster connections (default 8)")
+    parser.add_argument("--render-process", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the console with CONSOLE_RENDER_PROCESS (default: yes)")
     parser.add_argument("--pages", action="store_true", help="also time pages at a large state")
     parser.add_argument("--pages-only", action="store_true", help="only time pages at a large state")
     parser.add_argument("--page-sizes", help="conferences,participants,queues,queued calls (default 500,8,50,100)")

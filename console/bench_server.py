@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public-key", required=True)
     parser.add_argument("--threads", type=int, default=160)
     parser.add_argument("--tick-ms", type=int, default=100)
+    parser.add_argument("--render-process", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
 
     from .app import create_app
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
             "TELNYX_BASE_URL": "http://127.0.0.1:9/v2",
             "CONSOLE_SECRET_KEY": "bench-only-secret",
             "CONSOLE_HUB_TICK_MS": args.tick_ms,
+            "CONSOLE_RENDER_PROCESS": args.render_process,
             # The benchmark's readers sign in the way a single sign-on proxy on this machine would.
             "CONSOLE_TRUSTED_HEADER_AUTH": True,
             "CONSOLE_TRUSTED_PROXIES": "127.0.0.1",

@@ -193,6 +193,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_float,
     ),
     Setting("CONSOLE_HUB_TICK_MS", 100, "Milliseconds the live hub gathers changes before pushing them to browsers.", _positive_int),
+    Setting(
+        "CONSOLE_RENDER_PROCESS",
+        False,
+        "Draw live updates in a second process, so a busy console's webhooks and rendering use two cores.",
+        _flag,
+    ),
     Setting("CONSOLE_WAIT_WARN_SECONDS", 60, "A queue wait turns amber after this many seconds.", _positive_int),
     Setting(
         "CONSOLE_WAIT_CRITICAL_SECONDS",

@@ -115,6 +115,22 @@ def fragment_for(piece: Piece, shown: set[str]) -> str:
     return ""
 
 
+def draw_changes(catalogue: Catalogue, keys: set[str], watched: set[str]) -> list[tuple[Hashable, Piece, set[str]]]:
+    """Render each atom the keys touch that a watched page shows, once: (atom, piece, topics)."""
+    drawn = []
+    for atom in catalogue.atoms(keys):
+        topics = catalogue.topics(atom)
+        if not topics & watched:
+            continue
+        try:
+            piece = catalogue.render(atom)
+        except Exception:  # one broken atom must not hold back every other change
+            log.exception("rendering %r failed", atom)
+            continue
+        drawn.append((atom, piece, topics))
+    return drawn
+
+
 class Subscription:
     """One open page: what it watches, which list items it shows, and its bounded outgoing queue.
 
@@ -213,6 +229,9 @@ class Hub:
         self.queue_limit = queue_limit
         self.stats = HubStats()
         self.metrics = None  # optional: tick / frame / render hooks (console.metrics.ConsoleMetrics)
+        # Optional: draws changes in a child process (console.render_process), leaving this process's
+        # interpreter to the webhooks; started with the hub's thread when the app asks for one.
+        self.renderer = None
         # The HTML each list item or block was last pushed with: a render that comes out the same
         # (a key changed but nothing a page shows did) is not sent again.
         self._last_html: dict[tuple[str, str], str] = {}
@@ -297,6 +316,18 @@ class Hub:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self.renderer is None and self.app.config.get("CONSOLE_RENDER_PROCESS"):
+            from .render_process import start_render_process
+
+            self.renderer = start_render_process(self.app)
+        try:
+            self._tick_until_stopped()
+        finally:
+            if self.renderer is not None:
+                self.renderer.stop()
+                self.renderer = None
+
+    def _tick_until_stopped(self) -> None:
         while True:
             with self._wake:
                 while not self._stopping and not self._want_snapshot and not self._pending_keys:
@@ -352,23 +383,25 @@ class Hub:
         if self.metrics is not None:
             self.metrics.frame("snapshot", frame)
 
+    def _draw(self, keys: set[str], watched: set[str], root: str) -> list[tuple[Hashable, Piece, set[str]]]:
+        """The changed atoms some page watches, drawn: in the render process when there is one."""
+        if self.renderer is not None:
+            try:
+                return self.renderer.draw(keys, watched, root)
+            except Exception:  # the process died or answered nonsense: draw here from now on
+                log.exception("the render process failed; the hub renders in this process from now on")
+                self.renderer.stop()
+                self.renderer = None
+        return draw_changes(self.catalogue, keys, watched)
+
     def _send_changes(self, keys: set[str], group: list[Subscription]) -> None:
         watched = {subscription.watch for subscription in group}
-        relevant = []
-        for atom in self.catalogue.atoms(keys):
-            topics = self.catalogue.topics(atom)
-            if topics & watched:
-                relevant.append((atom, topics))
-        if not relevant:
+        root = group[0].root
+        drawn = self._draw(keys, watched, root)
+        if not drawn:
             return
         pieces = []
-        root = group[0].root
-        for atom, topics in relevant:
-            try:
-                piece = self.catalogue.render(atom)
-            except Exception:  # one broken atom must not hold back every other change
-                log.exception("rendering %r failed", atom)
-                continue
+        for atom, piece, topics in drawn:
             self.stats.renders += 1
             self.stats.rendered_atoms.append(atom)
             last = (root, piece.dom_id)
@@ -380,7 +413,7 @@ class Hub:
                 self._last_html[last] = piece.html
             pieces.append((piece, topics))
         if self.metrics is not None:
-            self.metrics.rendered(len(relevant))
+            self.metrics.rendered(len(drawn))
         pieces.sort(key=lambda item: (item[0].order, item[0].dom_id))
         per_watch = {watch: [piece for piece, topics in pieces if watch in topics] for watch in watched}
         # Pages showing the same items get the same frame: group it into messages once.

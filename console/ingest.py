@@ -57,9 +57,6 @@ class Ingest:
         self._lock = threading.Lock()
         self._waiting: list[_Waiting] = []
         self._leading = False
-        # The ledger joins the events' transaction when it lives in the same file (it always does in
-        # service; an in-memory store in tests keeps it apart, and it is then written just after).
-        self._shared_file = ledger.shares_file_with(store.path)
         self.batches = 0
 
     def submit(self, event: Event, signature: str, timestamp: int) -> str:
@@ -109,42 +106,51 @@ class Ingest:
 
     def _commit(self, batch: list[_Waiting]) -> None:
         started = time.perf_counter()
-        fresh: list[Event] = []
-        accepted: list[tuple[str, int]] = []
-        signatures: set[str] = set()
-        with self.store.transaction() as writer:
-            connection = writer.connection if self._shared_file else None
-            for waiting in batch:
-                if waiting.signature in signatures or self.ledger.seen(waiting.signature, connection):
-                    log.info("webhook replayed (signature already accepted, timestamp %s): not applied",
-                             waiting.timestamp)
-                    waiting.outcome = DUPLICATE
-                    continue
-                signatures.add(waiting.signature)
-                accepted.append((waiting.signature, waiting.timestamp))
-                event = waiting.event
-                if event.event_type.startswith(CONSOLE_EVENT_PREFIX):
-                    log.warning("webhook %r ignored: %r names one of the console's own events", event.id[:80],
-                                event.event_type[:80])
-                    waiting.outcome = IGNORED
-                elif writer.apply(event):
-                    waiting.outcome = STORED
-                    fresh.append(event)
-                else:
-                    waiting.outcome = DUPLICATE
-            if connection is not None:
-                self.ledger.remember_many(accepted, connection)
+        items = [(waiting.event, waiting.signature, waiting.timestamp) for waiting in batch]
+        outcomes, changed, fresh = commit_webhooks(self.store, self.ledger, items)
+        for waiting, outcome in zip(batch, outcomes):
+            waiting.outcome = outcome
         self.batches += 1
-        if connection is None:
-            self._remember_apart(accepted)
-        self.bus.announce(fresh, writer.changed, time.perf_counter() - started)
+        self.bus.announce(fresh, changed, time.perf_counter() - started)
 
-    def _remember_apart(self, accepted: list[tuple[str, int]]) -> None:
-        """Record signatures in a ledger kept in another file; the events are already committed."""
+
+def commit_webhooks(store, ledger, items: list[tuple[Event, str, int]]) -> tuple[list[str], set[str], list[Event]]:
+    """Commit verified webhooks (event, signature, timestamp) in one transaction.
+
+    Returns each one's outcome, the keys the transaction changed and the events new to the log.
+    The ledger's rows join the transaction when it lives in the store's file.
+    """
+    outcomes: list[str] = []
+    fresh: list[Event] = []
+    accepted: list[tuple[str, int]] = []
+    signatures: set[str] = set()
+    shared = ledger.shares_file_with(store.path)
+    with store.transaction() as writer:
+        connection = writer.connection if shared else None
+        for event, signature, timestamp in items:
+            if signature in signatures or ledger.seen(signature, connection):
+                log.info("webhook replayed (signature already accepted, timestamp %s): not applied", timestamp)
+                outcomes.append(DUPLICATE)
+                continue
+            signatures.add(signature)
+            accepted.append((signature, timestamp))
+            if event.event_type.startswith(CONSOLE_EVENT_PREFIX):
+                log.warning("webhook %r ignored: %r names one of the console's own events", event.id[:80],
+                            event.event_type[:80])
+                outcomes.append(IGNORED)
+            elif writer.apply(event):
+                outcomes.append(STORED)
+                fresh.append(event)
+            else:
+                outcomes.append(DUPLICATE)
+        if connection is not None:
+            ledger.remember_many(accepted, connection)
+    if not shared:
         try:
-            self.ledger.remember_many(accepted)
-        except Exception:
+            ledger.remember_many(accepted)
+        except Exception:  # the events are committed; their ids still guard against replays
             log.exception("could not record webhook signatures; the event ids still guard against replays")
+    return outcomes, writer.changed, fresh
 
 
 def get_ingest() -> Ingest:
