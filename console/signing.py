@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import time
 from collections.abc import Mapping
 
@@ -82,6 +83,9 @@ def _decode_b64(value: str | bytes, length: int, error: type[SignatureError]) ->
 
 def _header(headers: Mapping[str, str], name: str) -> str:
     """Look a header up case-insensitively, as the SDKs do."""
+    value = headers.get(name)  # a request's headers answer case-insensitively without listing them all
+    if value is not None:
+        return value
     wanted = name.lower()
     for key, value in headers.items():
         if key.lower() == wanted:
@@ -89,8 +93,9 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     raise MissingHeaderError(f"missing header {name}")
 
 
+@functools.lru_cache(maxsize=8)
 def load_verify_key(public_key: str | bytes) -> VerifyKey:
-    """Turn a base64 public key into a VerifyKey, or raise InvalidPublicKeyError."""
+    """Turn a base64 public key into a VerifyKey, or raise InvalidPublicKeyError (kept: it is the same for every webhook)."""
     return VerifyKey(_decode_b64(public_key, 32, InvalidPublicKeyError))
 
 
