@@ -10,6 +10,7 @@ CONSOLE_FRAME_ANCESTORS so an intranet portal can show the console in a frame.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -36,6 +37,12 @@ def parse_networks(text: str | None) -> tuple[Network, ...]:
 
 def is_trusted(address: str | None, networks: Iterable[Network]) -> bool:
     """Whether the address is inside one of the networks (IPv4-mapped IPv6 counts as IPv4)."""
+    return _is_trusted(address, tuple(networks))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_trusted(address: str | None, networks: tuple[Network, ...]) -> bool:
+    # Kept per peer: the same few proxies ask thousands of times a second.
     try:
         peer = ipaddress.ip_address((address or "").strip("[]"))
     except ValueError:
