@@ -10,6 +10,7 @@ behind is emptied and sent a fresh snapshot instead, so a stuck browser never gr
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import threading
 import time
@@ -151,13 +152,23 @@ class Subscription:
         self.close_code: int | None = None
         self._resync_requested = False
         self._frames: deque[list[str]] = deque()
-        self._ready = threading.Condition()
+        self._lock = threading.Lock()
+        # The socket's thread waits on this only when it found no frame; a frame, a close or a
+        # resync puts one token in. A SimpleQueue waits in C, which matters with a hundred pages.
+        self._bell: queue.SimpleQueue = queue.SimpleQueue()
+        self._listening = False
+
+    def _ring(self) -> None:
+        """Wake the socket's thread if it is waiting (call with the lock held; rings at most once per wait)."""
+        if self._listening:
+            self._listening = False
+            self._bell.put(None)
 
     def deliver(self, frame: list[str]) -> bool:
         """Queue a frame (its messages) for the socket; False when it was dropped (closed or behind)."""
         if not frame:
             return True
-        with self._ready:
+        with self._lock:
             if self.closed or self.behind:
                 return False
             if len(self._frames) >= self.limit:
@@ -167,45 +178,54 @@ class Subscription:
                 log.info("a %s page fell behind; it gets a fresh snapshot when it catches up", self.watch)
                 return False
             self._frames.append(frame)
-            self._ready.notify()
+            self._ring()
             return True
 
     def resync(self, frame: list[str]) -> None:
         """Queue a snapshot frame, replacing any backlog, and start taking changes again."""
-        with self._ready:
+        with self._lock:
             if self.closed:
                 return
             self._frames.clear()
             self._frames.append(frame)
             self.behind = False
             self._resync_requested = False
-            self._ready.notify()
+            self._ring()
 
     def next_frame(self, timeout: float | None = None) -> list[str] | None:
         """The next frame's messages, waiting up to `timeout` seconds (None when there is none yet)."""
-        with self._ready:
+        with self._lock:
             ask = self.behind and not self._frames and not self._resync_requested and not self.closed
             if ask:
                 self._resync_requested = True
         if ask:
             self.hub.request_snapshot(self)
-        with self._ready:
-            if not self._frames and not self.closed:
-                self._ready.wait(timeout)
+        with self._lock:
+            if self._frames:
+                return self._frames.popleft()
+            if self.closed:
+                return None
+            self._listening = True
+        try:
+            self._bell.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        with self._lock:
+            self._listening = False
             return self._frames.popleft() if self._frames else None
 
     def pending(self) -> int:
         """How many frames wait to be sent."""
-        with self._ready:
+        with self._lock:
             return len(self._frames)
 
     def close(self, code: int | None = None) -> None:
         """Stop accepting frames and wake the sender so it can end the socket."""
-        with self._ready:
+        with self._lock:
             self.closed = True
             self.close_code = code
             self._frames.clear()
-            self._ready.notify_all()
+            self._ring()
 
 
 @dataclass
