@@ -38,6 +38,20 @@ def cookie_secure(config) -> bool:
 class ConsoleSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, Secure as `cookie_secure` decides, scoped to the console's prefix."""
 
+    def __init__(self):
+        self._serializers: dict[tuple, object] = {}
+
+    def get_signing_serializer(self, app: Flask):
+        # Flask builds a new serializer for every request, and itsdangerous test-encodes a value
+        # each time it builds one; the serializer depends only on the keys, so keep one per key set.
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            if serializer is not None:
+                self._serializers = {keys: serializer}
+        return serializer
+
     def get_cookie_secure(self, app: Flask) -> bool:
         return cookie_secure(app.config)
 
