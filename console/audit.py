@@ -49,7 +49,6 @@ CONFIRMED_BY = {
     "actions.gather": ("call.gather.ended", "call_control_id"),
     "queue_actions.enqueue": ("call.enqueued", "call_control_id"),
     "breach.move_queued_call": ("call.enqueued", "call_control_id"),
-    "breach.take_out_queued_call": ("call.dequeued", "call_control_id"),
     "breach.speak_to_queued_call": ("call.speak.started", "call_control_id"),
     "queue_actions.leave_queue": ("call.dequeued", "call_control_id"),
     "queue_actions.remove_queued_call": ("call.dequeued", "call_control_id"),

@@ -103,7 +103,6 @@ PERMISSIONS = {
     "queue_actions.parked_calls_panel": CONTROL,
     "queue_actions.enqueue": CONTROL,
     "breach.move_queued_call": CONTROL,
-    "breach.take_out_queued_call": CONTROL,
     "breach.speak_to_queued_call": CONTROL,
     "breach.breach_action_forms": CONTROL,
     "supervise.profile": CONTROL,

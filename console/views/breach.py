@@ -48,7 +48,7 @@ def other_queue_names(queue_name: str) -> list[str]:
 
 @breach.get("/queues/<path:name>/calls/<path:call_control_id>/breach-actions")
 def breach_action_forms(name: str, call_control_id: str):
-    """The move, take-out and speak forms for a caller who has just reached the target."""
+    """The move and speak forms for a caller who has just reached the target (the row always offers take-out and remove)."""
     store = get_store()
     queued = next((call for call in store.queue_calls(name) if call["call_control_id"] == call_control_id), None)
     if queued is None:
@@ -71,16 +71,6 @@ def move_queued_call(name: str, call_control_id: str):
     except TelnyxError as error:
         return _refused(error, "The move did not complete. ")
     return _notice(Markup("Moving the caller to {}; the page updates when Telnyx confirms.").format(target))
-
-
-@breach.post("/queues/<path:name>/calls/<path:call_control_id>/take-out")
-def take_out_queued_call(name: str, call_control_id: str):
-    """Take the caller out of the queue (they stay on the line, parked)."""
-    try:
-        get_telnyx().leave_queue(call_control_id)
-    except TelnyxError as error:
-        return _refused(error)
-    return _notice(f"Taking the caller out of {name}.")
 
 
 @breach.post("/queues/<path:name>/calls/<path:call_control_id>/speak")
