@@ -54,8 +54,8 @@ class _Doorbell:
                 pass
 
     def wait(self) -> None:
+        """Block until rung (once: the doorbell is not reused after it woke its waiter)."""
         self._lock.acquire()
-        self._lock.release()
 
 
 @dataclass
