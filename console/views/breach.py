@@ -16,6 +16,7 @@ from ..kpi_source import kpi_settings
 from ..telnyx_errors import TelnyxError
 from ..ui import render_memo
 from .feedback import explain, status_for
+from .pages import queued_call_views
 
 breach = Blueprint("breach", __name__)
 
@@ -54,7 +55,7 @@ def breach_action_forms(name: str, call_control_id: str):
     if queued is None:
         return _notice("This caller is no longer waiting in the queue.", "error", 404)
     queue = store.queue(name) or {"name": name}
-    queued_call = {**queued, "display_name": queued.get("display_name") or call_control_id}
+    [queued_call] = queued_call_views(store, [queued])
     return get_template_attribute("_breach.html", "breach_action_forms")(queue, queued_call)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from flask import Blueprint, get_template_attribute, request
 from simple_websocket import ConnectionClosed
@@ -176,16 +178,23 @@ class LiveCatalogue:
         """The atom as it looks now; the last drawing when what it shows has not changed since."""
         inputs = self._inputs(atom)
         if inputs is None:
-            return getattr(self, f"_render_{atom[0]}")(*atom[1:])
-        slot = (request.script_root, atom)
-        drawn = self._drawn.get(slot)
-        if drawn is not None and drawn[0] == inputs:
-            return drawn[1]
-        piece = getattr(self, f"_render_{atom[0]}")(*atom[1:])
+            return self._draw(atom)
+        return self.drawing(atom, inputs, lambda: self._draw(atom))
+
+    def _draw(self, atom: tuple) -> Piece:
+        return getattr(self, f"_render_{atom[0]}")(*atom[1:])
+
+    def drawing(self, slot: Hashable, inputs, draw: Callable[[], Any]):
+        """`draw()`, or what it returned last time for this slot (and URL prefix) if `inputs` are equal."""
+        key = (request.script_root, slot)
+        held = self._drawn.get(key)
+        if held is not None and held[0] == inputs:
+            return held[1]
+        drawn = draw()
         if len(self._drawn) >= MAX_DRAWN:
             self._drawn.clear()
-        self._drawn[slot] = (inputs, piece)
-        return piece
+        self._drawn[key] = (inputs, drawn)
+        return drawn
 
     def _inputs(self, atom: tuple):
         """Everything an atom's drawing depends on (None: always draw it).

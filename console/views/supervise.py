@@ -209,9 +209,6 @@ def change_mode(conference_id, mode):
 # --- live pushes ------------------------------------------------------------------------------
 
 
-MAX_DRAWN_MAPS = 5_000
-
-
 class SupervisionCatalogue:
     """The pages' live catalogue plus each conference's audio map and the supervisor-line signal."""
 
@@ -219,9 +216,6 @@ class SupervisionCatalogue:
         self.pages = pages
         # Each signal differs from the last, so the hub never drops it as "nothing changed".
         self._signals = itertools.count(1)
-        # Each conference's last audio paths and the map drawn from them: most changes to a conference
-        # (the floor, playback, a recording) leave who hears whom as it was, and drawing it is not cheap.
-        self._maps: dict[str, tuple[list, str]] = {}
 
     def accepts(self, watch: str) -> bool:
         return watch == SUPERVISORS_WATCH or self.pages.accepts(watch)
@@ -253,21 +247,14 @@ class SupervisionCatalogue:
         return self.pages.topics(atom)
 
     def _audio_map(self, conference_id: str) -> str | None:
+        # Most changes to a conference (the floor, playback, a recording) leave who hears whom as it
+        # was, and drawing the map is not cheap: it is drawn again only when the paths change.
         conference = self.pages._conference(conference_id)
-        if conference is None or conference.get("status") == "completed":
-            self._maps.pop(conference_id, None)
-            if conference is None:
-                return None
+        if conference is None:
+            return None
         paths = audio_paths(self.pages._participants(conference_id))
-        drawn = self._maps.get(conference_id)
-        if drawn is not None and drawn[0] == paths:
-            return drawn[1]
-        html = _macro("audio_map")(conference, {"paths": paths, "diagram": diagram(paths)})
-        if conference.get("status") != "completed":
-            if len(self._maps) >= MAX_DRAWN_MAPS:
-                self._maps.clear()
-            self._maps[conference_id] = (paths, html)
-        return html
+        return self.pages.drawing(("audio_map", conference_id), paths, lambda: _macro("audio_map")(
+            conference, {"paths": paths, "diagram": diagram(paths)}))
 
     def render(self, atom: tuple) -> Piece:
         if atom[0] == "audio_map":

@@ -2,9 +2,10 @@
 
 The 200 is only sent after the event's transaction has committed, so a sender that sees it may
 forget the event; anything else (a crash, a locked database) leaves the sender retrying, and the
-event id makes the retry harmless. Webhooks arriving together share one transaction (ingest.py). A replay of a request already accepted (same signature) is
-answered "duplicate" without touching the event log; so is a second copy of a known event id.
-Unverifiable requests get a 4xx and store nothing; verified bodies that are not events get 400.
+event id makes the retry harmless. Webhooks arriving together share one transaction (ingest.py).
+A replay of a request already accepted (same signature) is answered "duplicate" without touching
+the event log; so is a second copy of a known event id. Unverifiable requests get a 4xx and store
+nothing; verified bodies that are not events get 400.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..signing import SIGNATURE_HEADER, SignatureError, verify
 log = logging.getLogger("console.webhooks")
 
 webhooks = Blueprint("webhooks", __name__)
+
 
 @webhooks.record_once
 def _setup(state) -> None:
