@@ -1,4 +1,4 @@
-"""Shared fixtures: Chromium for Playwright, and live console + simulator servers."""
+"""Shared fixtures: Chromium for Playwright, and the simulator tests' hand-driven clock and event log."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.sim_fixtures import EventLog, ManualClock
 
 BROWSER_FLAGS = [
     "--headless",
@@ -45,3 +47,15 @@ def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture
+def clock():
+    """A clock for the simulated world that only moves when the test says so."""
+    return ManualClock()
+
+
+@pytest.fixture
+def events():
+    """Every webhook body a simulated world sends, in order."""
+    return EventLog()

@@ -4,11 +4,13 @@ REST app served on a free local port for as long as a ``with`` block lasts."""
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from console.simulator.app import release_held_requests
+from console.simulator.world import World
 
 START = 1_767_225_600.0
 
@@ -25,6 +27,13 @@ class ManualClock:
     def advance(self, seconds: float) -> float:
         self.now += seconds
         return self.now
+
+
+def listening_world(clock, events, seed: int) -> World:
+    """A world on the hand-driven clock, seeded, whose every webhook body goes to `events`."""
+    world = World(clock=clock, rng=random.Random(seed))
+    world.subscribe(events)
+    return world
 
 
 class EventLog:

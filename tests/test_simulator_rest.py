@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import random
 import time
 import uuid
 import wave
@@ -20,27 +19,14 @@ from console.simulator.app import create_rest_app
 from console.simulator.chaos import Chaos
 from console.simulator.conferences import ACTIONS
 from console.simulator.validation import SCHEMAS
-from console.simulator.world import World
-from tests.sim_fixtures import EventLog, ManualClock, answered_call, serving
+from tests.sim_fixtures import answered_call, listening_world, serving
 
 API_KEY = "KEY-simulated-0123456789"
 
 
 @pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def events():
-    return EventLog()
-
-
-@pytest.fixture
 def world(clock, events):
-    world = World(clock=clock, rng=random.Random(5))
-    world.subscribe(events)
-    return world
+    return listening_world(clock, events, seed=5)
 
 
 @pytest.fixture

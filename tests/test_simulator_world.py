@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import io
-import random
 import wave
 from datetime import datetime
 
 import pytest
 
-from console.simulator.world import World, WorldError
-from tests.sim_fixtures import START, EventLog, ManualClock, answered_call
+from console.simulator.world import WorldError
+from tests.sim_fixtures import START, EventLog, answered_call, listening_world
 
 FOUR_HOURS = 4 * 60 * 60
 
 
 @pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def events():
-    return EventLog()
-
-
-@pytest.fixture
 def world(clock, events):
-    world = World(clock=clock, rng=random.Random(3))
+    world = listening_world(clock, events, seed=3)
     world.recording_base_url = "http://sim.test"
-    world.subscribe(events)
     return world
 
 

@@ -4,7 +4,6 @@ speak (wire, webhooks, who hears it), the console's route, and the dashboard's K
 from __future__ import annotations
 
 import json
-import random
 import re
 import uuid
 
@@ -18,14 +17,13 @@ from console import create_app
 from console.kpis import FORMULAS
 from console.simulator.app import create_rest_app
 from console.simulator.chaos import Chaos
-from console.simulator.world import World
 from console.telnyx import RateLimitError, TelnyxClient
 from console.timeline import timeline
 from console.users import add_user
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
 from tests.recording_server import RecordingServer, Reply
 from tests.signing_in import csrf_client, signed_in_client
-from tests.sim_fixtures import EventLog, ManualClock, answered_call, serving
+from tests.sim_fixtures import EventLog, answered_call, listening_world, serving
 from tests.waiting import wait_for
 
 API_KEY = "KEY-speak-0123456789"
@@ -63,20 +61,8 @@ def test_client_speaks_to_one_call_and_retries_with_the_same_command_id(recordin
 # -- the simulated world --------------------------------------------------------------------------------
 
 @pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def events():
-    return EventLog()
-
-
-@pytest.fixture
 def world(clock, events):
-    world = World(clock=clock, rng=random.Random(8))
-    world.subscribe(events)
-    return world
+    return listening_world(clock, events, seed=8)
 
 
 def queued_caller(world, queue="Support", number="+15550002000") -> str:
