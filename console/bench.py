@@ -246,10 +246,13 @@ def percentile(values: list[float], share: float) -> float | None:
 def _phase(name, rate, console, poster, subscribers, options, budget=None) -> dict:
     before_counts = subscribers.ask("counts")
     before_cpu = cpu_seconds(console.pids)
+    load = [poster.process.pid, subscribers.process.pid]
+    before_load = cpu_seconds(load)
     duration = options.max_duration if rate is None else options.duration
     result = poster.ask("webhooks", rate, duration, options.threads, budget)
     elapsed = result["elapsed"]
     cpu = cpu_seconds(console.pids) - before_cpu
+    load_cpu = cpu_seconds(load) - before_load
     _settle(subscribers)
     after_counts = subscribers.ask("counts")
     latencies = [value for per in subscribers.ask("latencies", result["markers"]) for value in per]
@@ -266,6 +269,7 @@ def _phase(name, rate, console, poster, subscribers, options, budget=None) -> di
         "frames_per_s_per_subscriber": round(messages / elapsed / k, 2),
         "bytes_per_s_per_subscriber": round(sent_bytes / elapsed / k, 1),
         "console_cpu_percent": round(100 * cpu / elapsed, 1),
+        "load_cpu_percent": round(100 * load_cpu / elapsed, 1),
         "console_peak_rss_mib": round(console.peak_rss_mib(), 1),
     }
 
@@ -316,7 +320,7 @@ def run_ingest(options: BenchOptions, workdir: str) -> dict:
             raise RuntimeError(f"{opening['failed']} opening webhooks were refused; the console's log ends:\n"
                                f"{console.log_tail()}")
         watches = watches_for(options.subscribers, options.conferences, options.queues)
-        subscribers = Worker(run_subscribers, f"ws://127.0.0.1:{console.port}", watches)
+        subscribers = Worker(run_subscribers, console.port, watches)
         wait_for(lambda: subscribers.ask("ready") >= len(watches), 120, "every subscriber's snapshot", 0.2)
         idle_cpu = cpu_seconds(console.pids)
         baseline = poster.ask("baseline", options.baseline_duration, options.threads)
@@ -397,13 +401,14 @@ def table(figures: dict) -> str:
                      f"{'yes' if figures['options'].get('render_process', True) else 'no'}")
         lines.append(f"baseline GET /healthz: {base['per_s']}/s (console CPU {base['console_cpu_percent']}%)")
         header = (f"{'phase':<14}{'accepted/s':>11}{'failed':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-                  f"{'frames/s/sub':>14}{'bytes/s/sub':>13}{'CPU %':>8}{'RSS MiB':>9}")
+                  f"{'frames/s/sub':>14}{'bytes/s/sub':>13}{'CPU %':>8}{'RSS MiB':>9}{'load CPU %':>12}")
         lines += [header, "-" * len(header)]
         for p in ingest["phases"]:
             lines.append(f"{p['phase']:<14}{p['accepted_per_s']:>11}{p['failed']:>8}{_cell(p['latency_p50_ms']):>9}"
                          f"{_cell(p['latency_p95_ms']):>9}{_cell(p['latency_p99_ms']):>9}"
                          f"{p['frames_per_s_per_subscriber']:>14}{p['bytes_per_s_per_subscriber']:>13}"
-                         f"{p['console_cpu_percent']:>8}{p['console_peak_rss_mib']:>9}")
+                         f"{p['console_cpu_percent']:>8}{p['console_peak_rss_mib']:>9}{p['load_cpu_percent']:>12}")
+        lines.append("CPU %: the console's processes; load CPU %: the poster and the subscribers, on the same machine")
         lines.append(f"ingest / baseline: {ingest['ingest_to_baseline_ratio']}")
         check = ingest["final_view_check"]
         lines.append(f"final view check: {'passed' if check['passed'] else 'FAILED'} "

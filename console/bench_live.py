@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import bisect
 import re
-import threading
+import selectors
 import time
 from collections import defaultdict
 
 from .bench_server import READER_HEADERS
+from .bench_wire import Closed, WebSocketReader
 
 _ITEM = re.compile(r'<(tr|article)\s[^>]*?\bid="([^"]+)".*?</\1>', re.DOTALL)
 _DELETED = re.compile(r'<div id="([^"]+)" hx-swap-oob="delete"')
@@ -40,54 +41,51 @@ def items(html: str) -> dict[str, str]:
     return {match.group(2): visible_text(match.group(0)) for match in _ITEM.finditer(html)}
 
 
+class _Parsed:
+    """What one message means to a page: marked ids, whether it replaces the list, items, deletions."""
+
+    __slots__ = ("deleted", "items", "marked", "replaces", "size")
+
+    def __init__(self, message: str):
+        self.size = len(message.encode())
+        self.marked = [element for element in _ANY_ID.findall(message) if element.startswith(MARKED_KINDS)]
+        self.replaces = _CONTAINER.search(message) is not None
+        self.items = items(message)
+        self.deleted = _DELETED.findall(message)
+
+
 class Subscriber:
     """One /live socket: counts messages and bytes, times element ids, keeps the list items it shows."""
 
-    def __init__(self, base_ws_url: str, watch: str):
-        self.url = f"{base_ws_url}/live?watch={watch}"
+    def __init__(self, port: int, watch: str):
+        self.port = port
         self.watch = watch
         self.messages = 0
         self.bytes = 0
-        self.first_at: float | None = None
         self.seen: dict[str, list[float]] = defaultdict(list)
         self.view: dict[str, str] = {}
         self.error: str | None = None
-        self.stop = threading.Event()
         self.last_message_at = 0.0
-        self.thread = threading.Thread(target=self._run, name=f"sub-{watch}", daemon=True)
+        self.socket: WebSocketReader | None = None
 
-    def _take(self, message: str, now: float) -> None:
-        self.messages += 1
-        self.bytes += len(message.encode())
-        self.last_message_at = now
-        for element in _ANY_ID.findall(message):
-            if element.startswith(MARKED_KINDS):
-                self.seen[element].append(now)
-        if _CONTAINER.search(message):
-            self.view.clear()
-        self.view.update(items(message))
-        for gone in _DELETED.findall(message):
-            self.view.pop(gone, None)
-
-    def _run(self) -> None:
-        import simple_websocket
-
+    def connect(self) -> WebSocketReader | None:
         try:
-            socket = simple_websocket.Client.connect(self.url, headers=READER_HEADERS)
-        except Exception as exc:  # noqa: BLE001  reported, not raised: one bad socket must not end the run
+            self.socket = WebSocketReader(self.port, f"/live?watch={self.watch}", READER_HEADERS)
+        except (OSError, Closed) as exc:
             self.error = f"connect failed: {exc}"
-            return
-        try:
-            while not self.stop.is_set():
-                try:
-                    message = socket.receive(timeout=0.5)
-                except simple_websocket.ConnectionClosed:
-                    self.error = "closed by the server"
-                    return
-                if message is not None:
-                    self._take(message if isinstance(message, str) else message.decode(), time.time())
-        finally:
-            socket.close()
+        return self.socket
+
+    def take(self, message: str, parsed: _Parsed, now: float) -> None:
+        self.messages += 1
+        self.bytes += parsed.size
+        self.last_message_at = now
+        for element in parsed.marked:
+            self.seen[element].append(now)
+        if parsed.replaces:
+            self.view.clear()
+        self.view.update(parsed.items)
+        for gone in parsed.deleted:
+            self.view.pop(gone, None)
 
     def latencies(self, markers: list[tuple[float, list[str]]]) -> list[float]:
         """Seconds from each marked send to the first message after it carrying one of its ids."""
@@ -106,29 +104,65 @@ class Subscriber:
         return found
 
 
-def run_subscribers(connection, base_ws_url: str, watches: list[str]) -> None:
-    """Subscriber process: connect every watch, then answer the parent's requests over `connection`."""
-    subscribers = [Subscriber(base_ws_url, watch) for watch in watches]
+class _Parses(dict):
+    """Parsed messages by text: subscribers of the same page are sent the same frames, parsed once."""
+
+    def parse(self, message: str) -> _Parsed:
+        parsed = self.get(message)
+        if parsed is None:
+            if len(self) > 2000:
+                self.clear()
+            parsed = self[message] = _Parsed(message)
+        return parsed
+
+
+def run_subscribers(connection, port: int, watches: list[str]) -> None:
+    """Subscriber process: connect every watch, read them all on one loop, answer the parent over `connection`."""
+    subscribers = [Subscriber(port, watch) for watch in watches]
+    selector = selectors.DefaultSelector()
+    selector.register(connection, selectors.EVENT_READ, None)
     for subscriber in subscribers:
-        subscriber.thread.start()
+        if subscriber.connect() is not None:
+            selector.register(subscriber.socket, selectors.EVENT_READ, subscriber)
+    parses = _Parses()
     while True:
-        request = connection.recv()
-        command = request[0]
-        if command == "ready":
-            connection.send(sum(1 for s in subscribers if s.messages > 0 or s.error))
-        elif command == "counts":
-            connection.send([(s.messages, s.bytes) for s in subscribers])
-        elif command == "quiet":
-            connection.send(max((s.last_message_at for s in subscribers), default=0.0))
-        elif command == "latencies":
-            markers = request[1]
-            connection.send([s.latencies(markers) for s in subscribers])
-        elif command == "views":
-            connection.send([(s.watch, dict(s.view), s.error) for s in subscribers])
-        elif command == "stop":
-            for subscriber in subscribers:
-                subscriber.stop.set()
-            for subscriber in subscribers:
-                subscriber.thread.join(timeout=5)
-            connection.send("stopped")
-            return
+        for key, _ in selector.select(1.0):
+            subscriber = key.data
+            if subscriber is not None:
+                try:
+                    messages = subscriber.socket.read()
+                except Closed as exc:
+                    subscriber.error = str(exc)
+                    selector.unregister(subscriber.socket)
+                    subscriber.socket.close()
+                    continue
+                now = time.time()
+                for message in messages:
+                    subscriber.take(message, parses.parse(message), now)
+            elif _answer(connection, subscribers):
+                selector.close()
+                return
+
+
+def _answer(connection, subscribers: list[Subscriber]) -> bool:
+    """Answer one request from the parent; True when it asked to stop (every socket is closed then)."""
+    request = connection.recv()
+    command = request[0]
+    if command == "ready":
+        connection.send(sum(1 for s in subscribers if s.messages > 0 or s.error))
+    elif command == "counts":
+        connection.send([(s.messages, s.bytes) for s in subscribers])
+    elif command == "quiet":
+        connection.send(max((s.last_message_at for s in subscribers), default=0.0))
+    elif command == "latencies":
+        markers = request[1]
+        connection.send([s.latencies(markers) for s in subscribers])
+    elif command == "views":
+        connection.send([(s.watch, dict(s.view), s.error) for s in subscribers])
+    elif command == "stop":
+        for subscriber in subscribers:
+            if subscriber.socket is not None:
+                subscriber.socket.close()
+        connection.send("stopped")
+        return True
+    return False

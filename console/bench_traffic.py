@@ -8,15 +8,13 @@ benchmark's latency markers) for the event types whose change is certain to be p
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from .bench_wire import hammer
 from .signing import load_signing_key, sign
 from .ui import dom_id
 
@@ -230,65 +228,6 @@ def sign_all(bodies: list[dict], seed_b64: str) -> list[tuple[bytes, dict]]:
         raw = json.dumps(document, separators=(",", ":")).encode()
         signed.append((raw, {"Content-Type": "application/json", **sign(raw, key)}))
     return signed
-
-
-def hammer(port: int, requests_: list[tuple[str, str, bytes | None, dict]], *, rate: float | None, threads: int,
-           duration: float) -> dict:
-    """Send requests from `threads` keep-alive connections, at `rate` per second (None: flat out).
-
-    Stops after `duration` seconds or when the list is used up; returns counts, the elapsed time
-    and each sent request's index with its wall-clock send time.
-    """
-    lock = threading.Lock()
-    cursor = [0]
-    results = {"ok": 0, "failed": 0, "sent_at": {}}
-    begin = time.perf_counter()
-    deadline = begin + duration
-
-    def worker():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        ok = failed = 0
-        sent_at = {}
-        while True:
-            with lock:
-                index = cursor[0]
-                cursor[0] += 1
-            if index >= len(requests_):
-                break
-            if rate is not None:
-                due = begin + index / rate
-                pause = due - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-            if time.perf_counter() >= deadline:
-                break
-            method, path, raw, headers = requests_[index]
-            sent_at[index] = time.time()
-            try:
-                connection.request(method, path, body=raw, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                if response.status == 200:
-                    ok += 1
-                else:
-                    failed += 1
-            except (OSError, http.client.HTTPException):
-                failed += 1
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.close()
-        with lock:
-            results["ok"] += ok
-            results["failed"] += failed
-            results["sent_at"].update(sent_at)
-
-    workers = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
-    results["elapsed"] = time.perf_counter() - begin
-    return results
 
 
 def _webhook_requests(traffic: Traffic, pairs: list[tuple[dict, list[str]]], seed_b64: str):

@@ -13,6 +13,7 @@ from console.cli import main
 PHASE_FIGURES = {
     "accepted_per_s", "failed", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples",
     "frames_per_s_per_subscriber", "bytes_per_s_per_subscriber", "console_cpu_percent", "console_peak_rss_mib",
+    "load_cpu_percent",
 }
 
 
