@@ -104,17 +104,22 @@ def content_security_policy(config, host: str) -> str:
     return "; ".join(f"{name} {sources}" for name, sources in directives.items())
 
 
-def add_security_headers(response):
-    """The CSP and its companions on every response."""
-    config = current_app.config
-    response.headers["Content-Security-Policy"] = content_security_policy(config, request.host)
+def security_headers(config, host: str) -> list[tuple[str, str]]:
+    """The CSP and its companions, as (name, value) pairs for an answer to `host`."""
+    headers = [("Content-Security-Policy", content_security_policy(config, host))]
     ancestors = (config.get("CONSOLE_FRAME_ANCESTORS") or "'self'").split()
     if ancestors == ["'self'"]:
-        response.headers["X-Frame-Options"] = "SAMEORIGIN"  # for browsers that predate frame-ancestors
+        headers.append(("X-Frame-Options", "SAMEORIGIN"))  # for browsers that predate frame-ancestors
     elif ancestors == ["'none'"]:
-        response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+        headers.append(("X-Frame-Options", "DENY"))
+    headers += [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+    return headers
+
+
+def add_security_headers(response):
+    """after_request: the security headers on every answer."""
+    for name, value in security_headers(current_app.config, request.host):
+        response.headers[name] = value
     return response
 
 

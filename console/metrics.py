@@ -113,20 +113,19 @@ class ConsoleMetrics:
         self.webhooks.labels(label, outcome).inc()
 
 
-def _webhook_outcome(response) -> str:
+def webhook_outcome(status: int, answer: dict | None) -> str:
     """stored / duplicate / ignored from the JSON answer, else the refusal's status code."""
-    if response.status_code == 200 and response.is_json:
-        status = (response.get_json(silent=True) or {}).get("status")
-        if status in ("stored", "duplicate", "ignored"):
-            return status
-    return f"rejected_{response.status_code}"
+    if status == 200 and isinstance(answer, dict) and answer.get("status") in ("stored", "duplicate", "ignored"):
+        return answer["status"]
+    return f"rejected_{status}"
 
 
 def _count_webhook(response):
     if request.endpoint == "webhooks.receive":
         metrics = current_app.extensions.get("console.metrics")
         if metrics is not None:
-            metrics.webhook(g.get("webhook_event_type"), _webhook_outcome(response))
+            answer = response.get_json(silent=True) if response.is_json else None
+            metrics.webhook(g.get("webhook_event_type"), webhook_outcome(response.status_code, answer))
     return response
 
 

@@ -10,67 +10,117 @@ nothing; verified bodies that are not events get 400.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import get_content_length, get_host, get_input_stream
 
 from .. import replay
+from ..embedding import security_headers
 from ..events import EventParseError, parse_event
 from ..ingest import get_ingest
+from ..metrics import webhook_outcome
 from ..signing import SIGNATURE_HEADER, SignatureError, verify
 
 log = logging.getLogger("console.webhooks")
 
 webhooks = Blueprint("webhooks", __name__)
+PATH = "/webhooks/telnyx"
 
 
 @webhooks.record_once
 def _setup(state) -> None:
-    """Open the replay ledger on the console's database when the blueprint joins an app."""
+    """Open the replay ledger on the console's database, and serve the path directly, when the blueprint joins an app."""
     replay.init_app(state.app)
+    state.app.wsgi_app = WebhookFastPath(state.app, state.app.wsgi_app)
 
 
-def _reject(status: int, reason: str):
-    """A short JSON refusal; nothing is stored."""
-    return jsonify({"error": reason}), status
+def admit(body: bytes | None, headers, config, ingest) -> tuple[int, dict, str | None]:
+    """What to answer a webhook: (status, JSON answer, its event type once it parsed).
 
-
-def _read_body(limit: int) -> bytes | None:
-    """Read the raw body, or None when it is larger than `limit` bytes."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        return None
-    body = request.stream.read(limit + 1)
-    return None if len(body) > limit else body
-
-
-@webhooks.post("/webhooks/telnyx")
-def receive():
-    """Accept a Telnyx webhook only when its Ed25519 signature verifies."""
-    config = current_app.config
-    body = _read_body(config["CONSOLE_WEBHOOK_MAX_BYTES"])
+    `body` is None when it was larger than the limit; `headers` is any case-insensitive mapping.
+    """
     if body is None:
-        return _reject(413, "body larger than the webhook limit")
+        return 413, {"error": "body larger than the webhook limit"}, None
     public_key = config.get("TELNYX_PUBLIC_KEY")
     if not public_key:
         log.error("webhook refused: TELNYX_PUBLIC_KEY is not configured")
-        return _reject(400, "webhook verification is not configured")
+        return 400, {"error": "webhook verification is not configured"}, None
     try:
-        timestamp = verify(body, request.headers, public_key, tolerance=config["CONSOLE_WEBHOOK_TOLERANCE"])
+        timestamp = verify(body, headers, public_key, tolerance=config["CONSOLE_WEBHOOK_TOLERANCE"])
     except SignatureError as exc:
         log.warning("webhook refused: %s", exc)
-        return _reject(400, exc.reason)
+        return 400, {"error": exc.reason}, None
     try:
         event = parse_event(body)
     except EventParseError as exc:
         log.warning("webhook refused: %s", exc)
-        return _reject(400, f"unreadable event: {exc}")
-    g.webhook_event_type = event.event_type  # for the webhook metrics
-    signature = replay.signature_key(request.headers[SIGNATURE_HEADER])
+        return 400, {"error": f"unreadable event: {exc}"}, None
+    signature = replay.signature_key(headers[SIGNATURE_HEADER])
     try:
-        outcome = get_ingest().submit(event, signature, timestamp)
+        outcome = ingest.submit(event, signature, timestamp)
     except sqlite3.Error:
         log.exception("webhook %r not stored: the database is unavailable", event.id[:80])
-        return _reject(503, "the console cannot store events right now")
-    return jsonify({"status": outcome}), 200
+        return 503, {"error": "the console cannot store events right now"}, event.event_type
+    return 200, {"status": outcome}, event.event_type
+
+
+def read_body(stream, declared: int | None, limit: int) -> bytes | None:
+    """Read the raw body, or None when it is larger than `limit` bytes."""
+    if declared is not None and declared > limit:
+        return None
+    body = stream.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+@webhooks.post(PATH)
+def receive():
+    """Accept a Telnyx webhook only when its Ed25519 signature verifies.
+
+    Served by WebhookFastPath in a running app; this view answers when the app is called some
+    other way than through its WSGI entry (and names the endpoint for permissions and url_for).
+    """
+    config = current_app.config
+    body = read_body(request.stream, request.content_length, config["CONSOLE_WEBHOOK_MAX_BYTES"])
+    status, answer, g.webhook_event_type = admit(body, request.headers, config, get_ingest())
+    return jsonify(answer), status
+
+
+class WebhookFastPath:
+    """WSGI middleware: POST /webhooks/telnyx is admitted without Flask's request machinery.
+
+    At a thousand webhooks a second, Flask's request context, session, hooks and response object
+    cost about a quarter of what admitting a webhook costs. The answer is the view's: the same
+    `admit`, the same JSON, the same security headers and webhook metrics. Every other request
+    goes on to the app.
+    """
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        app = self.app
+        config = app.config
+        with app.app_context():
+            try:
+                body = read_body(get_input_stream(environ, max_content_length=None), get_content_length(environ),
+                                 config["CONSOLE_WEBHOOK_MAX_BYTES"])
+                status, answer, event_type = admit(body, EnvironHeaders(environ), config, get_ingest())
+            except Exception:  # a bug here must answer like any other failed request, not crash the worker
+                log.exception("webhook not admitted: unexpected error")
+                status, answer, event_type = 500, {"error": "the console could not handle this webhook"}, None
+            metrics = app.extensions.get("console.metrics")
+            if metrics is not None:
+                metrics.webhook(event_type, webhook_outcome(status, answer))
+            payload = (json.dumps(answer, separators=(",", ":")) + "\n").encode()
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                       *security_headers(config, get_host(environ))]
+        start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)
+        return [payload]
