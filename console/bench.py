@@ -46,6 +46,8 @@ class BenchOptions:
     threads: int = 16
     seed: int = 7
     render_process: bool = True
+    # Subscribers offer permessage-deflate as browsers do; off shows what compressing frames costs.
+    deflate: bool = True
     ingest: bool = True
     pages: bool = False
     page_sizes: tuple[int, int, int, int] = (500, 8, 50, 100)
@@ -320,7 +322,7 @@ def run_ingest(options: BenchOptions, workdir: str) -> dict:
             raise RuntimeError(f"{opening['failed']} opening webhooks were refused; the console's log ends:\n"
                                f"{console.log_tail()}")
         watches = watches_for(options.subscribers, options.conferences, options.queues)
-        subscribers = Worker(run_subscribers, console.port, watches)
+        subscribers = Worker(run_subscribers, console.port, watches, deflate=options.deflate)
         wait_for(lambda: subscribers.ask("ready") >= len(watches), 120, "every subscriber's snapshot", 0.2)
         idle_cpu = cpu_seconds(console.pids)
         baseline = poster.ask("baseline", options.baseline_duration, options.threads)
@@ -334,6 +336,7 @@ def run_ingest(options: BenchOptions, workdir: str) -> dict:
         peak = phases[-1]["accepted_per_s"]
         return {
             "subscribers": len(watches),
+            "subscribers_compressed": subscribers.ask("compressed"),
             "watches": {w: watches.count(w) for w in ("dashboard",)} | {
                 "conference pages": sum(w.startswith("conference:") for w in watches),
                 "queue pages": sum(w.startswith("queue:") for w in watches)},
@@ -397,7 +400,8 @@ def table(figures: dict) -> str:
     ingest = figures.get("ingest")
     if ingest:
         base = ingest["baseline"]
-        lines.append(f"subscribers: {ingest['subscribers']} ({ingest['watches']}); render process: "
+        lines.append(f"subscribers: {ingest['subscribers']} ({ingest['watches']}, permessage-deflate on "
+                     f"{ingest.get('subscribers_compressed', 0)}); render process: "
                      f"{'yes' if figures['options'].get('render_process', True) else 'no'}")
         lines.append(f"baseline GET /healthz: {base['per_s']}/s (console CPU {base['console_cpu_percent']}%)")
         header = (f"{'phase':<14}{'accepted/s':>11}{'failed':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
@@ -437,6 +441,7 @@ def options_from(args) -> BenchOptions:
     if args.duration is not None:
         options.duration = options.max_duration = args.duration
     options.render_process = args.render_process
+    options.deflate = args.deflate
     if args.rates:
         options.rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
     if args.page_sizes:
@@ -467,6 +472,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, help="poster connections (default 16)")
     parser.add_argument("--render-process", action=argparse.BooleanOptionalAction, default=True,
                         help="run the console with CONSOLE_RENDER_PROCESS (default: yes)")
+    parser.add_argument("--deflate", action=argparse.BooleanOptionalAction, default=True,
+                        help="subscribers offer permessage-deflate, as browsers do (default: yes)")
     parser.add_argument("--pages", action="store_true", help="also time pages at a large state")
     parser.add_argument("--pages-only", action="store_true", help="only time pages at a large state")
     parser.add_argument("--page-sizes", help="conferences,participants,queues,queued calls (default 500,8,50,100)")

@@ -57,8 +57,9 @@ class _Parsed:
 class Subscriber:
     """One /live socket: counts messages and bytes, times element ids, keeps the list items it shows."""
 
-    def __init__(self, port: int, watch: str):
+    def __init__(self, port: int, watch: str, deflate: bool = True):
         self.port = port
+        self.deflate = deflate
         self.watch = watch
         self.messages = 0
         self.bytes = 0
@@ -70,7 +71,8 @@ class Subscriber:
 
     def connect(self) -> WebSocketReader | None:
         try:
-            self.socket = WebSocketReader(self.port, f"/live?watch={self.watch}", READER_HEADERS)
+            self.socket = WebSocketReader(self.port, f"/live?watch={self.watch}", READER_HEADERS,
+                                          deflate=self.deflate)
         except (OSError, Closed) as exc:
             self.error = f"connect failed: {exc}"
         return self.socket
@@ -116,9 +118,9 @@ class _Parses(dict):
         return parsed
 
 
-def run_subscribers(connection, port: int, watches: list[str]) -> None:
+def run_subscribers(connection, port: int, watches: list[str], *, deflate: bool = True) -> None:
     """Subscriber process: connect every watch, read them all on one loop, answer the parent over `connection`."""
-    subscribers = [Subscriber(port, watch) for watch in watches]
+    subscribers = [Subscriber(port, watch, deflate) for watch in watches]
     selector = selectors.DefaultSelector()
     selector.register(connection, selectors.EVENT_READ, None)
     for subscriber in subscribers:
@@ -150,6 +152,8 @@ def _answer(connection, subscribers: list[Subscriber]) -> bool:
     command = request[0]
     if command == "ready":
         connection.send(sum(1 for s in subscribers if s.messages > 0 or s.error))
+    elif command == "compressed":
+        connection.send(sum(1 for s in subscribers if s.socket is not None and s.socket.deflate))
     elif command == "counts":
         connection.send([(s.messages, s.bytes) for s in subscribers])
     elif command == "quiet":

@@ -7,7 +7,8 @@ times a second. These clients do the same on one selector loop: requests are enc
 clock starts, responses and frames are parsed with a handful of byte operations.
 
 Only what the benchmark needs is spoken: keep-alive requests with Content-Length answers (no
-chunked bodies), and unmasked server frames with pings answered (no extensions).
+chunked bodies), and unmasked server frames with pings answered. The reader offers
+permessage-deflate as browsers do, so the console compresses for it as it would for them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import selectors
 import socket
 import struct
 import time
+import zlib
 
 _HEADER_END = b"\r\n\r\n"
 
@@ -155,13 +157,15 @@ class Closed(Exception):
 
 
 class WebSocketReader:
-    """A client WebSocket that only reads: text messages out, pings answered, no extensions."""
+    """A client WebSocket that only reads: text messages out, pings answered, compression as browsers offer it."""
 
-    def __init__(self, port: int, path: str, headers: dict, timeout: float = 30.0):
+    def __init__(self, port: int, path: str, headers: dict, timeout: float = 30.0, deflate: bool = True):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        if deflate:
+            lines.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
         lines += [f"{name}: {value}" for name, value in headers.items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         answer = b""
@@ -176,6 +180,13 @@ class WebSocketReader:
             raise Closed(f"handshake refused: {status_line}")
         self.sock.setblocking(False)
         self._parts: list[bytes] = []
+        self._compressed = False
+        extensions = [line.split(b":", 1)[1].decode().lower() for line in head.split(b"\r\n")[1:]
+                      if line.lower().startswith(b"sec-websocket-extensions:")]
+        self.deflate = any("permessage-deflate" in line for line in extensions)
+        # Without server_no_context_takeover, one inflater carries its window from message to message.
+        self._fresh_window = any("server_no_context_takeover" in line for line in extensions)
+        self._inflater = zlib.decompressobj(-15)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -218,12 +229,21 @@ class WebSocketReader:
             elif opcode == 0x8:
                 raise Closed("closed by the server")
             elif opcode in (0x0, 0x1, 0x2):
+                if opcode:
+                    self._compressed = self.deflate and bool(first & 0x40)
                 self._parts.append(payload)
                 if first & 0x80:
-                    messages.append(b"".join(self._parts).decode())
+                    messages.append(self._message(b"".join(self._parts)))
                     self._parts = []
         self.buffer = buffer[at:]
         return messages
+
+    def _message(self, data: bytes) -> str:
+        if self._compressed:
+            if self._fresh_window:
+                self._inflater = zlib.decompressobj(-15)
+            data = self._inflater.decompress(data + b"\x00\x00\xff\xff")
+        return data.decode()
 
     def _send(self, opcode: int, payload: bytes) -> None:
         """One masked frame from client to server (pongs and the close), sent blocking."""

@@ -28,6 +28,7 @@ def test_quick_bench_reports_every_figure_and_a_matching_final_view(tmp_path, ca
     assert code == 0, printed
     ingest = figures["ingest"]
     assert ingest["subscribers"] == 5
+    assert ingest["subscribers_compressed"] == 5  # as browsers do, so the console compresses its frames
     assert ingest["baseline"]["per_s"] > 0
     assert [phase["phase"] for phase in ingest["phases"]] == ["fixed 40/s", "flat out"]
     for phase in ingest["phases"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import zlib
 
 import pytest
 
@@ -81,7 +82,7 @@ def _frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
     return struct.pack("!BBQ", first, 127, len(payload)) + payload
 
 
-def _reader_pair():
+def _reader_pair(answer_headers: bytes = b""):
     """A WebSocketReader connected to a server socket we write frames to by hand."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -93,7 +94,8 @@ def _reader_pair():
         while b"\r\n\r\n" not in request:
             request += connection.recv(4096)
         accepted["request"] = request
-        connection.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n" + _frame(1, b"hi"))
+        connection.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" + answer_headers + b"\r\n"
+                           + _frame(1, b"hi"))
         accepted["connection"] = connection
 
     thread = threading.Thread(target=accept, daemon=True)
@@ -159,3 +161,19 @@ def test_websocket_reader_reports_a_refused_handshake():
     finally:
         thread.join(timeout=5)
         listener.close()
+
+
+def test_websocket_reader_offers_compression_and_inflates_messages_with_a_shared_window():
+    reader, server, request = _reader_pair(b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    try:
+        assert b"Sec-WebSocket-Extensions: permessage-deflate" in request
+        assert reader.deflate and reader._messages() == ["hi"]  # uncompressed frames still read
+        deflater = zlib.compressobj(wbits=-15)
+        texts = ["<tr id='a'>" * 200, "<tr id='a'>" * 201]  # the second leans on the first's window
+        for text in texts:
+            data = deflater.compress(text.encode()) + deflater.flush(zlib.Z_SYNC_FLUSH)
+            server.sendall(bytes([0xC1]) + _frame(1, data[:-4])[1:])  # FIN + RSV1, the tail dropped per RFC 7692
+        assert _read_until(reader, 2) == texts
+    finally:
+        reader.close()
+        server.close()
