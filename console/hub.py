@@ -23,6 +23,7 @@ from typing import Protocol
 from markupsafe import escape
 
 from .ui import oob
+from .ws_frames import Frame
 
 log = logging.getLogger("console.hub")
 
@@ -81,10 +82,11 @@ class Catalogue(Protocol):
     def snapshot(self, watch: str) -> tuple[list[str], set[str]]: ...
 
 
-def messages(fragments: Iterable[str]) -> list[str]:
+def messages(fragments: Iterable[str]) -> Frame:
     """Group OOB fragments into as few WebSocket messages as the browser's HTML parser allows.
 
-    Order is kept within a group; fragments in different groups target different elements.
+    Order is kept within a group; fragments in different groups target different elements. The
+    frame encodes itself for the wire once, however many pages it is sent to (ws_frames).
     """
     groups: dict[str, list[str]] = {}
     for fragment in fragments:
@@ -93,7 +95,7 @@ def messages(fragments: Iterable[str]) -> list[str]:
         root = _ROOT_TAG.match(fragment)
         group = _PARSE_GROUP.get(root.group(1).lower(), "flow") if root else "flow"
         groups.setdefault(group, []).append(fragment)
-    return ["".join(parts) for parts in groups.values()]
+    return Frame("".join(parts) for parts in groups.values())
 
 
 def fragment_for(piece: Piece, shown: set[str]) -> str:

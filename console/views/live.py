@@ -21,6 +21,7 @@ from ..auth import socket_message_refusal
 from ..extensions import get_hub, get_store, sock
 from ..hub import Piece
 from ..ui import dom_id, oob
+from ..ws_frames import compression_window, send_frame
 from .pages import (
     DASHBOARD_CONFERENCE_LIMIT,
     conference_screen,
@@ -343,18 +344,19 @@ def socket(ws):
         ws.close(reason=1012, message="server restarting")
         return
     last_sent = time.monotonic()
+    # Every data message goes out through send_frame, compressed the same way for every page.
+    window = compression_window(ws)
     try:
         while ws.connected and not subscription.closed:
             frame = subscription.next_frame(timeout=0.5)
             while (message := ws.receive(timeout=0)) is not None:
                 refusal = socket_message_refusal(message)  # commands go over HTTP; a viewer's are refused
                 if refusal is not None:
-                    ws.send(refusal)
+                    send_frame(ws, [refusal], window)
             if frame is None and time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
                 frame = _heartbeat()
             if frame is not None:
-                for message in frame:
-                    ws.send(message)
+                send_frame(ws, frame, window)
                 last_sent = time.monotonic()
     except (ConnectionClosed, SocketError, OSError):
         pass  # the browser went away (a reset socket raises a plain ConnectionResetError)

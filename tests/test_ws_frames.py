@@ -1,0 +1,107 @@
+"""Live frames are encoded once for every page that shows them, compressed for pages that asked for it."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request
+from wsproto.extensions import PerMessageDeflate
+
+from console import create_app, ws_frames
+from console.bench_wire import WebSocketReader
+from console.server import BackgroundServer
+from console.ws_frames import Frame, compression_window, encode_message
+
+
+def _inflate(inflater, frame: bytes) -> tuple[int, str]:
+    """(first byte, text) of one server frame, inflated with `inflater` when it is compressed."""
+    size, start = frame[1], 2
+    if size == 126:
+        size, start = struct.unpack_from("!H", frame, 2)[0], 4
+    elif size == 127:
+        size, start = struct.unpack_from("!Q", frame, 2)[0], 10
+    payload = frame[start:start + size]
+    assert start + size == len(frame)
+    if frame[0] & 0x40:
+        payload = inflater.decompress(payload + b"\x00\x00\xff\xff")
+    return frame[0], payload.decode()
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_plain_frames_carry_every_length_form(size):
+    text = "é" * (size // 2) + "x" * (size % 2)
+    first, decoded = _inflate(None, encode_message(text, None))
+    assert first == 0x81 and decoded == text
+
+
+def test_compressed_messages_decode_on_one_long_lived_window_as_browsers_keep_it():
+    inflater = zlib.decompressobj(-15)
+    texts = ['<tr id="conference__a">Live</tr>' * 50, '<tr id="conference__a">Live</tr>' * 51, "", "ü" * 70_000]
+    for text in texts:
+        frame = encode_message(text, 15)
+        first, decoded = _inflate(inflater, frame)
+        assert first == 0xC1 and decoded == text
+    assert len(encode_message(texts[0], 15)) < len(encode_message(texts[0], None)) / 10
+
+
+def test_a_frame_is_encoded_once_per_window_whoever_sends_it(monkeypatch):
+    calls = []
+    real = ws_frames.encode_message
+    monkeypatch.setattr(ws_frames, "encode_message", lambda text, bits: calls.append(bits) or real(text, bits))
+    frame = Frame(["<div>a</div>", "<tr>b</tr>"])
+    assert frame == ["<div>a</div>", "<tr>b</tr>"]  # still the list of messages the hub and tests read
+    compressed = frame.wire(15)
+    assert frame.wire(15) is compressed
+    plain = frame.wire(None)
+    assert frame.wire(None) is plain
+    assert calls == [15, 15, None, None]  # two messages, each encoded once per window
+    inflater = zlib.decompressobj(-15)
+    size = compressed[1]
+    assert _inflate(inflater, compressed[:2 + size]) == (0xC1, "<div>a</div>")
+
+
+class _Socket:
+    def __init__(self, ws):
+        self.ws = ws
+
+
+def _negotiated(offer):
+    server, client = WSConnection(ConnectionType.SERVER), WSConnection(ConnectionType.CLIENT)
+    server.receive_data(client.send(Request(host="x", target="/live", extensions=offer)))
+    next(server.events())
+    server.send(AcceptConnection(extensions=[PerMessageDeflate()]))
+    return _Socket(server)
+
+
+def test_the_compression_window_is_read_from_what_the_handshake_agreed():
+    assert compression_window(_negotiated([PerMessageDeflate()])) == 15
+    assert compression_window(_negotiated([PerMessageDeflate(server_max_window_bits=10)])) == 10
+    assert compression_window(_negotiated([])) is None
+    assert compression_window(object()) is None  # not a socket we know: plain messages, always valid
+
+
+@pytest.mark.parametrize("deflate", [True, False])
+def test_a_live_page_gets_its_snapshot_compressed_only_when_it_asked(tmp_path, deflate):
+    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_DEMO": True})
+    server = BackgroundServer(app).start()
+    reader = None
+    try:
+        reader = WebSocketReader(server.port, "/live?watch=dashboard", {}, deflate=deflate)
+        assert reader.deflate is deflate
+        reader.sock.settimeout(10)
+        while len(reader.buffer) < 2:
+            reader.buffer += reader.sock.recv(65536)
+        assert bool(reader.buffer[0] & 0x40) is deflate  # RSV1: this message is compressed
+        messages = reader._messages()
+        while not messages:
+            reader.buffer += reader.sock.recv(65536)
+            messages = reader._messages()
+        assert any('id="conference-rows"' in message for message in messages)
+    finally:
+        if reader is not None:
+            reader.close()
+        app.extensions["console.hub"].stop()
+        server.stop()
