@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -23,9 +24,11 @@ from typing import Protocol
 from markupsafe import escape
 
 from .ui import oob
-from .ws_frames import Frame
+from .ws_frames import Frame, frame_bytes
 
 log = logging.getLogger("console.hub")
+# A send that returns at once instead of blocking, for one call (Linux, the BSDs, macOS).
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", None)
 
 # Close code telling browsers the server is restarting, so the htmx ws extension reconnects.
 SERVICE_RESTART = 1012
@@ -159,6 +162,13 @@ class Subscription:
         # resync puts one token in. A SimpleQueue waits in C, which matters with a hundred pages.
         self._bell: queue.SimpleQueue = queue.SimpleQueue()
         self._listening = False
+        # Direct sending (see attach): the socket, its compression window, and whether the socket's
+        # thread is writing a frame right now.
+        self._socket = None
+        self._window: int | None = None
+        self._sending = False
+        self.direct_frames = 0
+        self.written_at = time.monotonic()
 
     def _ring(self) -> None:
         """Wake the socket's thread if it is waiting (call with the lock held; rings at most once per wait)."""
@@ -179,9 +189,42 @@ class Subscription:
                 self.behind = True
                 log.info("a %s page fell behind; it gets a fresh snapshot when it catches up", self.watch)
                 return False
+            if self._socket is not None and not self._frames and not self._sending and self._send_now(frame):
+                return True
             self._frames.append(frame)
             self._ring()
             return True
+
+    def attach(self, sock, window_bits: int | None) -> None:
+        """Let the hub write frames to this socket itself while the socket keeps up.
+
+        A hundred pages meant a hundred threads woken every tick just to write a frame each. With
+        a socket attached, a frame that finds nothing queued and the socket's thread idle is
+        written at once without blocking; only what the socket cannot take now (a slow browser)
+        goes to the queue and the thread, which writes it blocking, in order, as before.
+        """
+        if _DONTWAIT is None:
+            return  # no per-call non-blocking send on this platform: the thread writes everything
+        with self._lock:
+            self._socket, self._window = sock, window_bits
+
+    def _send_now(self, frame) -> bool:
+        """Write a frame without blocking (lock held); False when the socket took none of it."""
+        data = frame_bytes(frame, self._window)
+        try:
+            sent = self._socket.send(data, _DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:  # gone: the thread finds out and ends the page
+            self._socket = None
+            self._ring()
+            return True
+        self.direct_frames += 1
+        self.written_at = time.monotonic()
+        if sent < len(data):
+            self._frames.append(data[sent:])  # the rest, as raw bytes, before anything newer
+            self._ring()
+        return True
 
     def resync(self, frame: list[str]) -> None:
         """Queue a snapshot frame, replacing any backlog, and start taking changes again."""
@@ -204,7 +247,7 @@ class Subscription:
             self.hub.request_snapshot(self)
         with self._lock:
             if self._frames:
-                return self._frames.popleft()
+                return self._take()
             if self.closed:
                 return None
             self._listening = True
@@ -214,7 +257,23 @@ class Subscription:
             pass
         with self._lock:
             self._listening = False
-            return self._frames.popleft() if self._frames else None
+            return self._take() if self._frames else None
+
+    def _take(self):
+        """The oldest frame, which the socket's thread now writes (the hub waits for `sent`)."""
+        self._sending = self._socket is not None
+        return self._frames.popleft()
+
+    def claim(self) -> None:
+        """The socket's thread is about to write something of its own: the hub must not write meanwhile."""
+        with self._lock:
+            self._sending = True
+
+    def sent(self) -> None:
+        """The socket's thread has written what it took or claimed: the hub may write directly again."""
+        with self._lock:
+            self._sending = False
+            self.written_at = time.monotonic()
 
     def pending(self) -> int:
         """How many frames wait to be sent."""
@@ -226,6 +285,7 @@ class Subscription:
         with self._lock:
             self.closed = True
             self.close_code = code
+            self._socket = None  # the server closes it once the socket's thread returns
             self._frames.clear()
             self._ring()
 

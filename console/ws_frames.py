@@ -73,8 +73,15 @@ def compression_window(ws) -> int | None:
     return None
 
 
-def send_frame(ws, frame, window_bits: int | None) -> None:
-    """Write a frame's messages to a simple_websocket socket in one call (raises OSError when it is gone)."""
+def frame_bytes(frame, window_bits: int | None) -> bytes:
+    """The wire bytes of a frame (a Frame or list of messages), or the bytes themselves (a frame's rest)."""
+    if isinstance(frame, bytes):
+        return frame
     if not isinstance(frame, Frame):
         frame = Frame(frame)
-    ws.sock.sendall(frame.wire(window_bits))
+    return frame.wire(window_bits)
+
+
+def send_frame(ws, frame, window_bits: int | None) -> None:
+    """Write a frame to a simple_websocket socket in one blocking call (raises OSError when it is gone)."""
+    ws.sock.sendall(frame_bytes(frame, window_bits))

@@ -105,3 +105,38 @@ def test_a_live_page_gets_its_snapshot_compressed_only_when_it_asked(tmp_path, d
             reader.close()
         app.extensions["console.hub"].stop()
         server.stop()
+
+
+def test_a_live_pages_changes_are_written_by_the_hub_and_arrive_whole(tmp_path):
+    from console import signing
+    from tests.signed_webhooks import encode, envelope, post_signed, webhook_app
+
+    key = signing.generate_signing_key()
+    app = webhook_app(tmp_path / "console.db", key, CONSOLE_DEMO=True, CONSOLE_HUB_TICK_MS=10)
+    hub = app.extensions["console.hub"]
+    server = BackgroundServer(app).start()
+    reader = None
+    try:
+        reader = WebSocketReader(server.port, "/live?watch=dashboard", {})
+        reader.sock.settimeout(10)
+
+        def read_until(text):
+            seen = []
+            while not any(text in message for message in seen):
+                reader.buffer += reader.sock.recv(262144)
+                seen += reader._messages()
+            return seen
+
+        read_until('id="conference-rows"')
+        (subscription,) = hub._subscribers
+        client = app.test_client()
+        for number in range(5):
+            post_signed(client, key, encode(envelope("conference.created", conference_id=f"conf-direct-{number}",
+                                                     name=f"Direct {number}", call_control_id=f"v3:host-{number}")))
+            read_until(f"conference__conf-direct-{number}")
+        assert subscription.direct_frames >= 1
+    finally:
+        if reader is not None:
+            reader.close()
+        hub.stop()
+        server.stop()

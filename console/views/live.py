@@ -343,21 +343,30 @@ def socket(ws):
     except RuntimeError:
         ws.close(reason=1012, message="server restarting")
         return
-    last_sent = time.monotonic()
-    # Every data message goes out through send_frame, compressed the same way for every page.
+    # Every data message goes out through ws_frames, compressed the same way for every page. The
+    # hub writes frames itself while this socket keeps up; this thread writes what it could not.
     window = compression_window(ws)
+    subscription.attach(ws.sock, window)
     try:
         while ws.connected and not subscription.closed:
             frame = subscription.next_frame(timeout=0.5)
+            refusals = []
             while (message := ws.receive(timeout=0)) is not None:
                 refusal = socket_message_refusal(message)  # commands go over HTTP; a viewer's are refused
                 if refusal is not None:
-                    send_frame(ws, [refusal], window)
-            if frame is None and time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
+                    refusals.append(refusal)
+            if frame is None and time.monotonic() - subscription.written_at >= HEARTBEAT_SECONDS:
                 frame = _heartbeat()
-            if frame is not None:
-                send_frame(ws, frame, window)
-                last_sent = time.monotonic()
+            if frame is None and not refusals:
+                continue
+            subscription.claim()
+            try:
+                if refusals:
+                    send_frame(ws, refusals, window)
+                if frame is not None:
+                    send_frame(ws, frame, window)
+            finally:
+                subscription.sent()
     except (ConnectionClosed, SocketError, OSError):
         pass  # the browser went away (a reset socket raises a plain ConnectionResetError)
     finally:
