@@ -261,6 +261,7 @@ def _phase(name, rate, console, poster, subscribers, options, budget=None) -> di
     k = max(1, len(after_counts))
     messages = sum(a[0] - b[0] for a, b in zip(after_counts, before_counts))
     sent_bytes = sum(a[1] - b[1] for a, b in zip(after_counts, before_counts))
+    wire_bytes = sum(a[2] - b[2] for a, b in zip(after_counts, before_counts))
     return {
         "phase": name, "target_rate": rate, "sent": result["sent"], "accepted": result["ok"],
         "failed": result["failed"], "elapsed_s": round(elapsed, 3),
@@ -270,6 +271,7 @@ def _phase(name, rate, console, poster, subscribers, options, budget=None) -> di
         "latency_p99_ms": _ms(percentile(latencies, 0.99)),
         "frames_per_s_per_subscriber": round(messages / elapsed / k, 2),
         "bytes_per_s_per_subscriber": round(sent_bytes / elapsed / k, 1),
+        "wire_bytes_per_s_per_subscriber": round(wire_bytes / elapsed / k, 1),
         "console_cpu_percent": round(100 * cpu / elapsed, 1),
         "load_cpu_percent": round(100 * load_cpu / elapsed, 1),
         "console_peak_rss_mib": round(console.peak_rss_mib(), 1),
@@ -405,13 +407,15 @@ def table(figures: dict) -> str:
                      f"{'yes' if figures['options'].get('render_process', True) else 'no'}")
         lines.append(f"baseline GET /healthz: {base['per_s']}/s (console CPU {base['console_cpu_percent']}%)")
         header = (f"{'phase':<14}{'accepted/s':>11}{'failed':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-                  f"{'frames/s/sub':>14}{'bytes/s/sub':>13}{'CPU %':>8}{'RSS MiB':>9}{'load CPU %':>12}")
+                  f"{'frames/s/sub':>14}{'bytes/s/sub':>13}{'wire B/s/sub':>14}{'CPU %':>8}{'RSS MiB':>9}"
+                  f"{'load CPU %':>12}")
         lines += [header, "-" * len(header)]
         for p in ingest["phases"]:
             lines.append(f"{p['phase']:<14}{p['accepted_per_s']:>11}{p['failed']:>8}{_cell(p['latency_p50_ms']):>9}"
                          f"{_cell(p['latency_p95_ms']):>9}{_cell(p['latency_p99_ms']):>9}"
                          f"{p['frames_per_s_per_subscriber']:>14}{p['bytes_per_s_per_subscriber']:>13}"
-                         f"{p['console_cpu_percent']:>8}{p['console_peak_rss_mib']:>9}{p['load_cpu_percent']:>12}")
+                         f"{p['wire_bytes_per_s_per_subscriber']:>14}{p['console_cpu_percent']:>8}{p['console_peak_rss_mib']:>9}{p['load_cpu_percent']:>12}")
+        lines.append("bytes: the HTML of the messages; wire B: what crossed the socket (compressed when negotiated)")
         lines.append("CPU %: the console's processes; load CPU %: the poster and the subscribers, on the same machine")
         lines.append(f"ingest / baseline: {ingest['ingest_to_baseline_ratio']}")
         check = ingest["final_view_check"]

@@ -155,7 +155,7 @@ def _answer(connection, subscribers: list[Subscriber]) -> bool:
     elif command == "compressed":
         connection.send(sum(1 for s in subscribers if s.socket is not None and s.socket.deflate))
     elif command == "counts":
-        connection.send([(s.messages, s.bytes) for s in subscribers])
+        connection.send([(s.messages, s.bytes, s.socket.wire_bytes if s.socket else 0) for s in subscribers])
     elif command == "quiet":
         connection.send(max((s.last_message_at for s in subscribers), default=0.0))
     elif command == "latencies":

@@ -180,6 +180,7 @@ class WebSocketReader:
             raise Closed(f"handshake refused: {status_line}")
         self.sock.setblocking(False)
         self._parts: list[bytes] = []
+        self.wire_bytes = len(self.buffer)  # what arrived after the handshake, compressed or not
         self._compressed = False
         extensions = [line.split(b":", 1)[1].decode().lower() for line in head.split(b"\r\n")[1:]
                       if line.lower().startswith(b"sec-websocket-extensions:")]
@@ -201,6 +202,7 @@ class WebSocketReader:
             raise Closed(str(exc)) from None
         if not data:
             raise Closed("closed by the server")
+        self.wire_bytes += len(data)
         self.buffer += data
         return self._messages()
 

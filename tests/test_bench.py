@@ -13,7 +13,7 @@ from console.cli import main
 PHASE_FIGURES = {
     "accepted_per_s", "failed", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples",
     "frames_per_s_per_subscriber", "bytes_per_s_per_subscriber", "console_cpu_percent", "console_peak_rss_mib",
-    "load_cpu_percent",
+    "load_cpu_percent", "wire_bytes_per_s_per_subscriber",
 }
 
 
@@ -35,6 +35,7 @@ def test_quick_bench_reports_every_figure_and_a_matching_final_view(tmp_path, ca
         assert PHASE_FIGURES <= phase.keys()
         assert phase["accepted"] > 0 and phase["failed"] == 0
         assert phase["latency_samples"] > 0 and phase["latency_p99_ms"] is not None
+        assert 0 < phase["wire_bytes_per_s_per_subscriber"] < phase["bytes_per_s_per_subscriber"]  # compressed
     assert ingest["ingest_to_baseline_ratio"] > 0
     assert ingest["console_peak_rss_mib"] > 0
     check = ingest["final_view_check"]
