@@ -467,14 +467,22 @@ class Hub:
 
     def _draw(self, keys: set[str], watched: set[str], root: str) -> list[tuple[Hashable, Piece, set[str]]]:
         """The changed atoms some page watches, drawn: in the render process when there is one."""
+        started = time.perf_counter()
         if self.renderer is not None:
             try:
-                return self.renderer.draw(keys, watched, root)
+                drawn = self.renderer.draw(keys, watched, root)
             except Exception:  # the process died or answered nonsense: draw here from now on
                 log.exception("the render process failed; the hub renders in this process from now on")
                 self.renderer.stop()
                 self.renderer = None
-        return draw_changes(self.catalogue, keys, watched)
+            else:
+                if self.metrics is not None:
+                    self.metrics.drawn(time.perf_counter() - started, "process")
+                return drawn
+        drawn = draw_changes(self.catalogue, keys, watched)
+        if self.metrics is not None:
+            self.metrics.drawn(time.perf_counter() - started, "inline")
+        return drawn
 
     def _send_changes(self, keys: set[str], group: list[Subscription]) -> None:
         watched = {subscription.watch for subscription in group}
@@ -505,10 +513,11 @@ class Hub:
             frame = frames.get(fragments)
             if frame is None:
                 frame = frames[fragments] = messages(fragments)
+            written = subscription.direct_frames
             if frame and subscription.deliver(frame):
                 self.stats.frames += 1
                 if self.metrics is not None:
-                    self.metrics.frame("changes", frame)
+                    self.metrics.frame("changes", frame, direct=subscription.direct_frames > written)
 
     def _render_context(self, root: str):
         """A request context under the subscribers' URL prefix, so url_for in macros builds their links."""

@@ -68,6 +68,14 @@ class ConsoleMetrics:
                                       buckets=_SECONDS, registry=r)
         self.frame_bytes = Histogram("console_hub_frame_bytes", "Size of each frame queued for a socket.",
                                      ["kind"], buckets=_FRAME_BYTES, registry=r)
+        self.frames = Counter("console_hub_frames_total",
+                              "Frames for sockets: written by the hub at once (direct), or queued for the "
+                              "socket's thread because the socket was busy or slow (queued).",
+                              ["path"], registry=r)
+        self.draw_seconds = Histogram("console_hub_draw_seconds",
+                                      "Time to draw one tick's changes: in the render process (round trip "
+                                      "included) or in the serving process (inline).",
+                                      ["where"], buckets=_SECONDS, registry=r)
         self.renders = Counter("console_hub_renders_total", "UI atoms rendered by the live hub.", registry=r)
         self.sockets = Gauge("console_live_sockets", "Open /live WebSockets.", registry=r)
         self.telnyx_calls = Counter("console_telnyx_requests_total", "Telnyx API requests, by endpoint and status.",
@@ -91,9 +99,14 @@ class ConsoleMetrics:
         """Hub hook: one tick ran."""
         self.tick_seconds.observe(seconds)
 
-    def frame(self, kind: str, messages: list[str]) -> None:
-        """Hub hook: a frame (a snapshot or changes) was queued for one socket."""
+    def frame(self, kind: str, messages: list[str], direct: bool = False) -> None:
+        """Hub hook: a frame (a snapshot or changes) was written to one socket, or queued for its thread."""
         self.frame_bytes.labels(kind).observe(sum(len(m) for m in messages))
+        self.frames.labels("direct" if direct else "queued").inc()
+
+    def drawn(self, seconds: float, where: str) -> None:
+        """Hub hook: one tick's changes were drawn (`where`: "process" or "inline")."""
+        self.draw_seconds.labels(where).observe(seconds)
 
     def rendered(self, count: int) -> None:
         """Hub hook: atoms rendered in one tick."""

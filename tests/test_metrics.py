@@ -75,6 +75,9 @@ def test_hub_ticks_frames_and_sockets_are_measured(tmp_path):
         assert value(found, "console_hub_frame_bytes_count", kind="changes") >= 1
         assert value(found, "console_hub_frame_bytes_sum", kind="changes") >= sum(len(m) for m in changes)
         assert value(found, "console_hub_renders_total") >= 1
+        # No socket attached here, so every frame went through the (page thread's) queue.
+        assert value(found, "console_hub_frames_total", path="queued") >= 2
+        assert value(found, "console_hub_draw_seconds_count", where="inline") >= 1
     finally:
         hub.unsubscribe(subscription)
         hub.stop()

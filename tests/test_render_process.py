@@ -82,6 +82,10 @@ def test_pages_keep_updating_when_the_render_process_dies(console):
         frame = receive_until(sock, dom_id("conference", second))
         assert "hx-swap-oob" in frame
         assert hub.renderer is None  # the hub draws in its own process now
+        metrics = requests.get(f"{server.url}/metrics", timeout=10).text
+        draws = {where: float(line.split()[-1]) for line in metrics.splitlines() for where in ("process", "inline")
+                 if line.startswith(f'console_hub_draw_seconds_count{{where="{where}"}}')}
+        assert draws["process"] >= 1 and draws["inline"] >= 1  # drawn in the child, then here
     finally:
         sock.close()
     hub.stop()

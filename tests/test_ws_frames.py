@@ -135,6 +135,10 @@ def test_a_live_pages_changes_are_written_by_the_hub_and_arrive_whole(tmp_path):
                                                      name=f"Direct {number}", call_control_id=f"v3:host-{number}")))
             read_until(f"conference__conf-direct-{number}")
         assert subscription.direct_frames >= 1
+        metrics = client.get("/metrics").get_data(as_text=True)
+        direct = next(line for line in metrics.splitlines()
+                      if line.startswith('console_hub_frames_total{path="direct"}'))
+        assert float(direct.split()[-1]) >= 1
     finally:
         if reader is not None:
             reader.close()
