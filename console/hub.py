@@ -13,6 +13,7 @@ import logging
 import queue
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -203,8 +204,8 @@ class Subscription:
         written at once without blocking; only what the socket cannot take now (a slow browser)
         goes to the queue and the thread, which writes it blocking, in order, as before.
         """
-        if _DONTWAIT is None:
-            return  # no per-call non-blocking send on this platform: the thread writes everything
+        if _DONTWAIT is None or isinstance(sock, ssl.SSLSocket):
+            return  # no per-call non-blocking send here (platform, or TLS): the thread writes everything
         with self._lock:
             self._socket, self._window = sock, window_bits
 
@@ -215,10 +216,9 @@ class Subscription:
             sent = self._socket.send(data, _DONTWAIT)
         except BlockingIOError:
             return False
-        except OSError:  # gone: the thread finds out and ends the page
+        except (OSError, ValueError):  # gone, or a socket that cannot send this way: its thread takes over
             self._socket = None
-            self._ring()
-            return True
+            return False
         self.direct_frames += 1
         self.written_at = time.monotonic()
         if sent < len(data):

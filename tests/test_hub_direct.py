@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 
 import pytest
@@ -96,13 +97,35 @@ def test_a_closed_page_is_not_written_to(pair):
         browser.recv(10)
 
 
-def test_a_socket_that_fails_is_let_go_and_its_thread_woken(pair):
+def test_a_socket_that_fails_is_let_go_and_its_thread_takes_over(pair):
     ours, _ = pair
     subscription = _subscription(ours)
     ours.close()
+    first = Frame(["<p>a</p>"])
+    assert subscription.deliver(first)  # queued for the thread, which finds the socket gone and ends the page
+    assert subscription.direct_frames == 0 and subscription.pending() == 1
+    assert subscription.next_frame(timeout=0) is first
+
+
+class _RefusesFlags:
+    """A socket that cannot send with flags, as a TLS socket cannot."""
+
+    def send(self, data, flags=0):
+        raise ValueError("non-zero flags not allowed in calls to send()")
+
+
+def test_a_socket_that_cannot_send_without_blocking_leaves_every_frame_to_its_thread():
+    subscription = _subscription(_RefusesFlags())
+    for text in ("<p>a</p>", "<p>b</p>"):
+        assert subscription.deliver(Frame([text]))
+    assert subscription.pending() == 2 and subscription.direct_frames == 0
+
+
+def test_tls_sockets_are_never_written_to_by_the_hub():
+    subscription = _subscription()
+    tls = ssl.SSLSocket.__new__(ssl.SSLSocket)  # only its type matters to attach()
+    subscription.attach(tls, None)
     assert subscription.deliver(Frame(["<p>a</p>"]))
-    assert subscription.direct_frames == 0
-    assert subscription.deliver(Frame(["<p>b</p>"]))  # now queued for the thread, which finds the socket gone
     assert subscription.pending() == 1
 
 
