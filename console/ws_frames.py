@@ -22,7 +22,7 @@ _FLUSH_TAIL = b"\x00\x00\xff\xff"
 
 def encode_message(text: str, window_bits: int | None) -> bytes:
     """One unfragmented text frame (servers do not mask): compressed when `window_bits` is given."""
-    data = text.encode()
+    data = text.encode("utf-8", "replace")  # half a surrogate pair becomes "?" rather than ending the page
     first = FIN | TEXT
     if window_bits is not None:
         deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits)

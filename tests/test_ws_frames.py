@@ -37,6 +37,10 @@ def test_plain_frames_carry_every_length_form(size):
     assert first == 0x81 and decoded == text
 
 
+def test_text_that_is_not_unicode_is_sent_with_a_replacement_not_an_error():
+    assert _inflate(None, encode_message("call \ud800 me", None)) == (0x81, "call ? me")
+
+
 def test_compressed_messages_decode_on_one_long_lived_window_as_browsers_keep_it():
     inflater = zlib.decompressobj(-15)
     texts = ['<tr id="conference__a">Live</tr>' * 50, '<tr id="conference__a">Live</tr>' * 51, "", "ü" * 70_000]
