@@ -81,8 +81,9 @@ def read_body(stream, declared: int | None, limit: int) -> bytes | None:
 def receive():
     """Accept a Telnyx webhook only when its Ed25519 signature verifies.
 
-    Served by WebhookFastPath in a running app; this view answers when the app is called some
-    other way than through its WSGI entry (and names the endpoint for permissions and url_for).
+    In an app made by create_app, WebhookFastPath answers these requests before Flask sees them.
+    The view names the endpoint (permissions, url_for, 405 for other methods) and answers the same
+    way wherever that layer is taken out, as the parity test does.
     """
     config = current_app.config
     body = read_body(request.stream, request.content_length, config["CONSOLE_WEBHOOK_MAX_BYTES"])
