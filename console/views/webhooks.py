@@ -6,6 +6,10 @@ event id makes the retry harmless. Webhooks arriving together share one transact
 A replay of a request already accepted (same signature) is answered "duplicate" without touching
 the event log; so is a second copy of a known event id. Unverifiable requests get a 4xx and store
 nothing; verified bodies that are not events get 400.
+
+Requests reach `admit` through WebhookFastPath, a WSGI layer in front of Flask: at a thousand
+webhooks a second, Flask's request machinery cost a quarter of admitting one. The Flask view gives
+the same answers.
 """
 
 from __future__ import annotations
