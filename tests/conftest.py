@@ -1,4 +1,4 @@
-"""Shared fixtures: Chromium for Playwright, and the simulator tests' hand-driven clock and event log."""
+"""Shared fixtures: Chromium for Playwright, the simulator tests' hand-driven clock and event log, a webhook signing key."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from console import signing
 from tests.sim_fixtures import EventLog, ManualClock
 
 BROWSER_FLAGS = [
@@ -47,6 +48,12 @@ def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture
+def key():
+    """A fresh Ed25519 key, as Telnyx signs webhooks with (modules that share one across tests define their own)."""
+    return signing.generate_signing_key()
 
 
 @pytest.fixture

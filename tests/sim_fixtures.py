@@ -69,9 +69,9 @@ class EventLog:
             self.bodies.clear()
 
 
-def answered_call(world, from_: str = "+15550001111", to: str = "+15559990000") -> str:
-    """An incoming leg that has been answered; returns its call_control_id."""
-    call = world.incoming_call(from_, to)
+def answered_call(world, from_: str = "+15550001111", to: str = "+15559990000", name: str | None = None) -> str:
+    """An incoming leg (shown as `name`, else its number) that has been answered; returns its call_control_id."""
+    call = world.incoming_call(from_, to, caller_id_name=name)
     world.answer_call(call["call_control_id"])
     return call["call_control_id"]
 

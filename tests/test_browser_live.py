@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from console.ui import dom_id
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
+from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for
 
 
@@ -41,16 +42,9 @@ def no_failed_swaps(page):
     assert not failures, failures
 
 
-def answered_call(world, number: str, name: str | None = None) -> str:
-    """A caller rings in and is answered; returns the call_control_id."""
-    call = world.incoming_call(number, SUPPORT_LINE, caller_id_name=name)
-    world.answer_call(call["call_control_id"])
-    return call["call_control_id"]
-
-
 def start_conference(world, name: str, *people: tuple[str, str]) -> tuple[str, list[str]]:
     """A conference created around the first person, with the others joined; returns (id, legs)."""
-    legs = [answered_call(world, number, caller) for number, caller in people]
+    legs = [answered_call(world, number, SUPPORT_LINE, caller) for number, caller in people]
     conference = world.create_conference(legs[0], name)
     for leg in legs[1:]:
         world.conference_action(conference["id"], "join", {"call_control_id": leg})
@@ -59,7 +53,7 @@ def start_conference(world, name: str, *people: tuple[str, str]) -> tuple[str, l
 
 def queue_caller(world, queue: str, number: str, name: str) -> str:
     """A caller waits in a queue; returns the call_control_id."""
-    leg = answered_call(world, number, name)
+    leg = answered_call(world, number, SUPPORT_LINE, name)
     world.enqueue(leg, queue)
     return leg
 
@@ -111,7 +105,7 @@ def test_dashboard_follows_the_world_within_a_second(page, simulator, live_conso
     queue_caller(world, "Support", "+15550000013", "Cleo")
     expect(row(page, "queue", "Support").locator(".size-now")).to_have_text("1", timeout=1000)
 
-    carl = answered_call(world, "+15550000014", "Carl")
+    carl = answered_call(world, "+15550000014", SUPPORT_LINE, "Carl")
     world.conference_action(conference_id, "join", {"call_control_id": carl})
     expect(conference_row.locator(".col-num")).to_have_text("3", timeout=1000)
 
@@ -136,7 +130,7 @@ def test_conference_page_follows_participants_and_the_floor(page, simulator, liv
     open_live(page, f"{live_console.url}/conferences/{conference_id}")
     expect(page.locator("#participant-cards .card")).to_have_count(2)
 
-    carl = answered_call(world, "+15550000023", "Carl")
+    carl = answered_call(world, "+15550000023", SUPPORT_LINE, "Carl")
     world.conference_action(conference_id, "join", {"call_control_id": carl})
     carl_card = row(page, "participant", conference_id, carl)
     expect(carl_card.locator(".card-title")).to_have_text("Carl", timeout=1000)

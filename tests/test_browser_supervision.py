@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from console.ui import dom_id
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
+from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser
@@ -38,20 +39,14 @@ def no_page_errors(page):
     assert not failures, failures
 
 
-def answered_call(world, number: str, name: str) -> str:
-    call = world.incoming_call(number, SUPPORT_LINE, caller_id_name=name)
-    world.answer_call(call["call_control_id"])
-    return call["call_control_id"]
-
-
 @pytest.fixture
 def room(simulator, live_console):
     """A customer and an agent talking in a conference, built through the world's Python API."""
     world = simulator.world
     world.dial_answer_delay = 0.3
-    customer = answered_call(world, "+15550000001", "Customer Carol")
+    customer = answered_call(world, "+15550000001", SUPPORT_LINE, "Customer Carol")
     conference_id = world.create_conference(customer, "support-7")["id"]
-    agent = answered_call(world, "+15550000002", "Agent Alice")
+    agent = answered_call(world, "+15550000002", SUPPORT_LINE, "Agent Alice")
     world.conference_action(conference_id, "join", {"call_control_id": agent})
     store = live_console.app.extensions["console.store"]
     wait_for(lambda: len(store.participants(conference_id)) == 2, message="the console never saw the conference")

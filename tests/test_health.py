@@ -14,11 +14,6 @@ from tests.waiting import wait_for
 
 
 @pytest.fixture
-def key():
-    return signing.generate_signing_key()
-
-
-@pytest.fixture
 def database(tmp_path):
     return tmp_path / "console.db"
 

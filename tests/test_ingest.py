@@ -13,11 +13,6 @@ from tests.waiting import wait_for
 
 
 @pytest.fixture
-def key():
-    return signing.generate_signing_key()
-
-
-@pytest.fixture
 def app(tmp_path, key):
     return webhook_app(tmp_path / "console.db", key)
 

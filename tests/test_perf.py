@@ -14,6 +14,15 @@ def _app(tmp_path):
     return create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_SECRET_KEY": "perf-tests"})
 
 
+def _opened(app, seed: int) -> set[str]:
+    """Apply a one-conference, one-queue call center's opening to the store; the keys it changed."""
+    store = app.extensions["console.store"]
+    keys: set[str] = set()
+    for body, _ in Traffic(conferences=1, queues=1, seed=seed).opening():
+        keys |= store.apply(parse_event(body))
+    return keys
+
+
 def _renders_for(app, subscriber_count: int, keys: set[str]) -> int:
     hub = app.extensions["console.hub"]
     watches = ["dashboard", "conference:bench-conf-0000-0", "conference:bench-conf-0001-0", "queue:bench-queue-000"]
@@ -44,11 +53,7 @@ def test_each_changed_atom_renders_once_per_tick_whatever_the_number_of_subscrib
 
 def test_a_render_that_comes_out_the_same_is_not_sent_again(tmp_path):
     app = _app(tmp_path)
-    store = app.extensions["console.store"]
-    traffic = Traffic(conferences=1, queues=1, seed=5)
-    keys: set[str] = set()
-    for body, _ in traffic.opening():
-        keys |= store.apply(parse_event(body))
+    keys = _opened(app, seed=5)
     hub = app.extensions["console.hub"]
     subscription = Subscription(hub, "dashboard", "", 100)
     hub.run_tick(keys, [], [subscription])
@@ -100,11 +105,7 @@ def test_queued_calls_read_their_call_states_in_one_query(tmp_path):
 
 def test_pages_under_another_url_prefix_still_get_a_change_that_renders_the_same(tmp_path):
     app = _app(tmp_path)
-    store = app.extensions["console.store"]
-    traffic = Traffic(conferences=1, queues=1, seed=2)
-    keys: set[str] = set()
-    for body, _ in traffic.opening():
-        keys |= store.apply(parse_event(body))
+    keys = _opened(app, seed=2)
     hub = app.extensions["console.hub"]
     plain, prefixed = Subscription(hub, "dashboard", "", 100), Subscription(hub, "dashboard", "/console", 100)
     hub.run_tick(keys, [], [plain, prefixed])

@@ -23,11 +23,6 @@ from tests.sim_fixtures import ManualClock
 
 
 @pytest.fixture
-def key():
-    return signing.generate_signing_key()
-
-
-@pytest.fixture
 def app(tmp_path, key):
     return webhook_app(tmp_path / "console.db", key)
 

@@ -12,6 +12,7 @@ from console.audio_paths import audio_paths
 from console.supervision import reaches_more
 from console.telnyx import APITimeoutError
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
+from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for
 
 SUPERVISOR_PHONE = "+13125550142"
@@ -53,18 +54,12 @@ def client(console_app):
     return signed_in_client(console_app)
 
 
-def answered_call(world, number: str, name: str) -> str:
-    call = world.incoming_call(number, SUPPORT_LINE, caller_id_name=name)
-    world.answer_call(call["call_control_id"])
-    return call["call_control_id"]
-
-
 @pytest.fixture
 def room(world, store):
     """A customer and an agent talking in a conference the console has seen."""
-    customer = answered_call(world, "+15550000001", "Customer Carol")
+    customer = answered_call(world, "+15550000001", SUPPORT_LINE, "Customer Carol")
     conference_id = world.create_conference(customer, "support-1")["id"]
-    agent = answered_call(world, "+15550000002", "Agent Alice")
+    agent = answered_call(world, "+15550000002", SUPPORT_LINE, "Agent Alice")
     world.conference_action(conference_id, "join", {"call_control_id": agent})
     wait_for(lambda: len(store.participants(conference_id)) == 2, message="the console never saw the conference")
     return conference_id, customer, agent
@@ -164,7 +159,7 @@ def test_a_sip_address_is_saved_in_the_profile(client, store):
 
 def test_an_admin_attaches_a_parked_call_as_the_line(client, store, world, room):
     conference_id, _customer, _agent = room
-    parked = answered_call(world, "+15550000009", "Desk phone")
+    parked = answered_call(world, "+15550000009", SUPPORT_LINE, "Desk phone")
     response = client.post("/supervisor/line/attach", data={"call_control_id": parked}, headers=HTMX)
     assert response.status_code == 200, response.text
     assert line(store)["line_source"] == "attached"
@@ -175,7 +170,7 @@ def test_an_admin_attaches_a_parked_call_as_the_line(client, store, world, room)
 
 
 def test_a_hung_up_call_cannot_be_attached(client, world):
-    gone = answered_call(world, "+15550000009", "Desk phone")
+    gone = answered_call(world, "+15550000009", SUPPORT_LINE, "Desk phone")
     world.remote_hangup(gone)
     response = client.post("/supervisor/line/attach", data={"call_control_id": gone}, headers=HTMX)
     assert response.status_code == 409 and "already ended" in response.text

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from console import signing
 from console.views import webhooks
 from console.views.webhooks import WebhookFastPath
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
-
-
-@pytest.fixture
-def key():
-    return signing.generate_signing_key()
 
 
 def _fast_path_of(app) -> WebhookFastPath:
