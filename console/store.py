@@ -810,9 +810,12 @@ class Store:
 
     def logged_events(self) -> list[Event]:
         """Every logged event in arrival order, as Events again (for replay into another store)."""
-        rows = self._rows("SELECT * FROM events ORDER BY rowid")
+        return self._logged("SELECT * FROM events ORDER BY rowid")
+
+    def _logged(self, sql: str, params: Iterable = ()) -> list[Event]:
+        """Event-log rows turned back into Events."""
         events = []
-        for row in rows:
+        for row in self._rows(sql, params):
             data = {"id": row["id"], "event_type": row["event_type"], "payload": json.loads(row["payload"])}
             if row["occurred_at"]:
                 data["occurred_at"] = row["occurred_at"]
@@ -844,13 +847,7 @@ class Store:
         if until is not None:
             sql += " AND occurred_at < ?"
             params.append(format_timestamp(until))
-        events = []
-        for row in self._rows(sql + " ORDER BY occurred_at, rowid", params):
-            data = {"id": row["id"], "event_type": row["event_type"], "payload": json.loads(row["payload"])}
-            if row["occurred_at"]:
-                data["occurred_at"] = row["occurred_at"]
-            events.append(parse_event({"data": data}, source=row["source"]))
-        return events
+        return self._logged(sql + " ORDER BY occurred_at, rowid", params)
 
     def logged_events_about(self, call_control_id: str | None = None, conference_id: str | None = None) -> list[Event]:
         """Logged events naming this call leg or this conference, oldest first (for call timelines)."""
@@ -863,10 +860,4 @@ class Store:
             params.append(conference_id)
         if not clauses:
             return []
-        events = []
-        for row in self._rows(f"SELECT * FROM events WHERE {' OR '.join(clauses)} ORDER BY order_key, rowid", params):
-            data = {"id": row["id"], "event_type": row["event_type"], "payload": json.loads(row["payload"])}
-            if row["occurred_at"]:
-                data["occurred_at"] = row["occurred_at"]
-            events.append(parse_event({"data": data}, source=row["source"]))
-        return events
+        return self._logged(f"SELECT * FROM events WHERE {' OR '.join(clauses)} ORDER BY order_key, rowid", params)
