@@ -138,6 +138,9 @@ class LiveCatalogue:
         return self._cached(("participants", conference_id),
                             lambda: participant_views(get_store().participants(conference_id)))
 
+    def _participant(self, conference_id: str, call_control_id: str) -> dict | None:
+        return next((p for p in self._participants(conference_id) if p["call_control_id"] == call_control_id), None)
+
     def _roster_change(self, conference_id: str) -> list[tuple]:
         """The whispering participants of a conference whose membership changed since the last tick."""
         participants = self._participants(conference_id)
@@ -208,8 +211,7 @@ class LiveCatalogue:
             return ("conference", self._conference(atom[1]))
         if kind == "participant":
             conference = self._conference(atom[1]) or {}
-            participant = next((p for p in self._participants(atom[1]) if p["call_control_id"] == atom[2]), None)
-            return (conference.get("name"), conference.get("status"), participant)
+            return (conference.get("name"), conference.get("status"), self._participant(atom[1], atom[2]))
         if kind in ("queue_row", "queue_header"):
             return ("queue", self._queue(atom[1]))
         return None
@@ -243,8 +245,7 @@ class LiveCatalogue:
 
     def _render_participant(self, conference_id, call_control_id):
         conference = self._conference(conference_id)
-        participants = self._participants(conference_id)
-        participant = next((p for p in participants if p["call_control_id"] == call_control_id), None)
+        participant = self._participant(conference_id, call_control_id)
         html = _macro("participant_card")(conference, participant) if conference and participant else None
         order = (2, (participant or {}).get("joined_at") or "")
         return Piece(dom_id("participant", conference_id, call_control_id), html, "participant-cards",
