@@ -82,10 +82,14 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def content_security_policy(config, host: str) -> str:
-    """The policy for one response: the console's own origin only, plus where recordings play from."""
+@functools.lru_cache(maxsize=64)
+def content_security_policy(telnyx_base_url: str | None, frame_ancestors: str | None, host: str) -> str:
+    """The policy for answers to `host`: the console's own origin only, plus where recordings play from.
+
+    Kept per host and settings: the same few answer every request.
+    """
     media = ["'self'", "https:"]
-    telnyx = _origin(config.get("TELNYX_BASE_URL"))
+    telnyx = _origin(telnyx_base_url)
     if telnyx and telnyx.startswith("http:"):
         media.append(telnyx)  # the simulator serves demo recordings over plain HTTP
     directives = {
@@ -99,21 +103,26 @@ def content_security_policy(config, host: str) -> str:
         "object-src": "'none'",
         "base-uri": "'self'",
         "form-action": "'self'",
-        "frame-ancestors": config.get("CONSOLE_FRAME_ANCESTORS") or "'self'",
+        "frame-ancestors": frame_ancestors or "'self'",
     }
     return "; ".join(f"{name} {sources}" for name, sources in directives.items())
 
 
 def security_headers(config, host: str) -> list[tuple[str, str]]:
     """The CSP and its companions, as (name, value) pairs for an answer to `host`."""
-    headers = [("Content-Security-Policy", content_security_policy(config, host))]
-    ancestors = (config.get("CONSOLE_FRAME_ANCESTORS") or "'self'").split()
+    return list(_headers(config.get("TELNYX_BASE_URL"), config.get("CONSOLE_FRAME_ANCESTORS"), host))
+
+
+@functools.lru_cache(maxsize=64)
+def _headers(telnyx_base_url: str | None, frame_ancestors: str | None, host: str) -> tuple[tuple[str, str], ...]:
+    headers = [("Content-Security-Policy", content_security_policy(telnyx_base_url, frame_ancestors, host))]
+    ancestors = (frame_ancestors or "'self'").split()
     if ancestors == ["'self'"]:
         headers.append(("X-Frame-Options", "SAMEORIGIN"))  # for browsers that predate frame-ancestors
     elif ancestors == ["'none'"]:
         headers.append(("X-Frame-Options", "DENY"))
     headers += [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
-    return headers
+    return tuple(headers)
 
 
 def add_security_headers(response):
