@@ -22,6 +22,8 @@ import struct
 import time
 import zlib
 
+from .ws_frames import frame_header
+
 _HEADER_END = b"\r\n\r\n"
 
 
@@ -251,11 +253,9 @@ class WebSocketReader:
         """One masked frame from client to server (pongs and the close), sent blocking."""
         mask = os.urandom(4)
         masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-        size = len(payload)
-        header = bytes([0x80 | opcode, 0x80 | size]) if size < 126 else struct.pack("!BBH", 0x80 | opcode, 0xFE, size)
         self.sock.setblocking(True)
         try:
-            self.sock.sendall(header + mask + masked)
+            self.sock.sendall(frame_header(0x80 | opcode, len(payload), masked=True) + mask + masked)
         finally:
             self.sock.setblocking(False)
 

@@ -28,14 +28,17 @@ def encode_message(text: str, window_bits: int | None) -> bytes:
         deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits)
         data = (deflater.compress(data) + deflater.flush(zlib.Z_SYNC_FLUSH))[:-len(_FLUSH_TAIL)]
         first |= COMPRESSED
-    size = len(data)
+    return frame_header(first, len(data)) + data
+
+
+def frame_header(first: int, size: int, masked: bool = False) -> bytes:
+    """A frame's header: its first byte, then the payload length in the shortest form (RFC 6455 5.2)."""
+    mask = 0x80 if masked else 0
     if size < 126:
-        header = struct.pack("!BB", first, size)
-    elif size < 65536:
-        header = struct.pack("!BBH", first, 126, size)
-    else:
-        header = struct.pack("!BBQ", first, 127, size)
-    return header + data
+        return struct.pack("!BB", first, mask | size)
+    if size < 65536:
+        return struct.pack("!BBH", first, mask | 126, size)
+    return struct.pack("!BBQ", first, mask | 127, size)
 
 
 class Frame(list):
