@@ -22,11 +22,17 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
-from .events import Event, console_event
+from .events import (
+    Event,
+    EventParseError,
+    console_event,
+    format_timestamp,
+    parse_timestamp,
+)
 from .telnyx import (
     APIConnectionError,
     InternalServerError,
@@ -363,14 +369,42 @@ class Reconciler:
         except NotFoundError:
             return
         known = {call["call_control_id"]: call for call in store.queue_calls(queue_name)}
-        for ccid, call in rest.items():
-            if ccid not in known:
-                yield console_event("console.queue_call.synced", {**call, "queue_name": queue_name}, observed)
+        ahead: datetime | None = None  # when the caller ahead in Telnyx's order was enqueued, as shown
+        for ccid, call in sorted(rest.items(), key=_queue_order):
+            shown = _moment_of((known.get(ccid) or call).get("enqueued_at"))
+            in_order = ahead is None or (shown is not None and shown > ahead)
+            if ccid in known and in_order:
+                ahead = shown
+                continue
+            if not in_order:
+                # REST gives enqueued_at to the millisecond, webhooks to the microsecond: callers
+                # enqueued in the same millisecond would swap. Telnyx's position decides; the caller
+                # was enqueued after the one ahead, so place it a microsecond later.
+                shown = max(shown or ahead, ahead + _MICROSECOND)
+                call = {**call, "enqueued_at": format_timestamp(shown)}
+            ahead = shown
+            yield console_event("console.queue_call.synced", {**call, "queue_name": queue_name}, observed)
         for ccid in known:
             if ccid not in rest:
                 yield console_event(
                     "console.queue_call.synced",
                     {"queue_name": queue_name, "call_control_id": ccid, "status": "left"}, observed)
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _queue_order(item: tuple[str, dict]) -> tuple[int, int]:
+    """REST queue calls by their queue_position (as listed when a position is missing)."""
+    position = item[1].get("queue_position")
+    return (0, position) if isinstance(position, int) and not isinstance(position, bool) else (1, 0)
+
+
+def _moment_of(value) -> datetime | None:
+    try:
+        return parse_timestamp(value)
+    except EventParseError:
+        return None
 
 
 def _subject(event: Event) -> str:

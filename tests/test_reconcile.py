@@ -6,6 +6,7 @@ simulator drops every webhook, then one reconcile pass must bring the read model
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -14,7 +15,13 @@ import requests
 
 from console.reconcile import Reconciler
 from console.telnyx import TelnyxClient
-from tests.live_servers import LiveConsole, console_config, quiet_console, simulator, simulator_clock  # noqa: F401
+from tests.live_servers import (  # noqa: F401
+    LiveConsole,
+    console_config,
+    quiet_console,
+    simulator,
+    simulator_clock,
+)
 from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for
 
@@ -139,6 +146,30 @@ def test_queue_members_sizes_and_settings_are_corrected(desk):
     assert (queue["current_size"], queue["max_size"]) == (2, 7)
     assert [c["position"] for c in desk.store.queue_calls("support")] == [1, 2]
     assert desk.store.queue("billing")["max_size"] == 3
+
+
+def test_callers_enqueued_in_one_millisecond_keep_telnyx_order_when_their_webhooks_were_dropped(desk):
+    """REST's enqueued_at has milliseconds, webhooks' microseconds: Telnyx's queue_position decides."""
+    callers = [answered_call(desk.world, f"+1555000005{n}") for n in range(4)]
+    millisecond = math.floor(time.time() * 1000) / 1000 + 0.001
+    real_clock = desk.world.clock
+    try:
+        desk.world.clock = lambda: millisecond + 0.0004
+        desk.world.enqueue(callers[0], "support")
+        wait_for(lambda: desk.waiting("support") == callers[:1])
+        desk.drop_webhooks()
+        for offset, caller in zip((0.0006, 0.0007, 0.0008), callers[1:], strict=True):
+            desk.world.clock = lambda offset=offset: millisecond + offset
+            desk.world.enqueue(caller, "support")
+    finally:
+        desk.world.clock = real_clock
+    listed = desk.world.snapshot()["queue_calls"]["support"]
+    assert len({call["enqueued_at"] for call in listed.values()}) == 1, "REST shows one millisecond for all four"
+
+    desk.reconciler.run_once()
+    assert desk.waiting("support") == callers
+    assert [c["position"] for c in desk.store.queue_calls("support")] == [1, 2, 3, 4]
+    assert desk.reconciler.run_once() == 0, "a healed order is corrected again"
 
 
 def test_a_second_pass_over_a_healed_store_corrects_nothing(desk):
