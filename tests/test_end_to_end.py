@@ -121,14 +121,21 @@ def test_one_reconcile_pass_heals_dropped_duplicated_and_reordered_webhooks(tmp_
 
         reconciler = Reconciler(console.app, interval=3600)
 
+        differences: list = []
+
         def healed():
             sim.delivery.wait_idle(5)
             reconciler.run_once()
             with sim.world.lock:
                 truth = simulator_view(sim.world, details=True)
-            return truth == console_view(store, details=True)
+            seen = console_view(store, details=True)
+            differences[:] = [(key, truth[key], seen[key]) for key in truth if truth[key] != seen[key]]
+            return not differences
 
-        wait_for(healed, timeout=20, interval=0.5, message="reconciliation did not converge")
+        try:
+            wait_for(healed, timeout=20, interval=0.5)
+        except AssertionError:
+            raise AssertionError(f"reconciliation did not converge: (what, simulator, console) {differences}") from None
         assert reconciler.status.total_corrections > 0
     finally:
         sim.delivery.set_url(None)
