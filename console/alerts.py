@@ -4,12 +4,19 @@ Thresholds read like ``*:longest_wait=60/180,depth=5/10,service_level=80/60;Sale
 (warning/critical; service level alerts when it falls *below*). The watcher checks the figures
 every few seconds and records each crossing as a console event (``console.alert.raised`` /
 ``console.alert.cleared``), which the alert history page reads back from the event log.
+
+An alert rises at once but steps down only after its figure has stayed below the recorded level
+for ``CONSOLE_ALERT_CLEAR_SECONDS``. A busy queue's longest wait falls each time its oldest caller
+is answered and climbs again with the next one, so without this hold a queue hovering at 60 s
+would raise, clear and raise again every few seconds, with a beep and a notification each time.
+The wallboard shows the held level too, so its tiles and announcements agree with the history.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -110,6 +117,38 @@ def transitions(before: Mapping, after: Mapping) -> list[tuple[str, str, str, fl
     return changed
 
 
+def _worse(one: str, other: str) -> bool:
+    return LEVELS.index(one) > LEVELS.index(other)
+
+
+def settle(recorded: Mapping, fresh: Mapping, easing: Mapping[tuple[str, str], float], now: float,
+           clear_after: float) -> tuple[dict, dict]:
+    """Apply the hold to fresh levels: (levels to record, when each held alert's figure began easing).
+
+    A level worse than the recorded one is taken at once. A better one is taken only once the figures
+    have been better than the recorded level since at least ``clear_after`` seconds before ``now``.
+    """
+    settled, still_easing = {}, {}
+    for key, state in fresh.items():
+        held = recorded.get(key, ("ok", None))
+        if not _worse(held[0], state[0]):
+            settled[key] = state
+            continue
+        since = easing.get(key, now)
+        if now - since >= clear_after:
+            settled[key] = state
+        else:
+            settled[key] = held
+            still_easing[key] = since
+    return settled, still_easing
+
+
+def shown_states(fresh: Mapping, recorded: Mapping) -> dict:
+    """What tiles show: the fresh level, or the recorded one while an alert is held."""
+    return {key: recorded[key] if key in recorded and _worse(recorded[key][0], state[0]) else state
+            for key, state in fresh.items()}
+
+
 def alert_event(queue: str, metric: str, alert_level: str, value: float | None, threshold: Threshold | None):
     """The console event recording one crossing."""
     kind = "console.alert.cleared" if alert_level == "ok" else "console.alert.raised"
@@ -132,10 +171,12 @@ def last_levels(store) -> dict[tuple[str, str], tuple[str, float | None]]:
 class AlertWatcher:
     """Checks the queues every `interval` seconds and records crossings; one thread per app."""
 
-    def __init__(self, app, interval: float = 2.0):
+    def __init__(self, app, interval: float = 2.0, clock=time.monotonic):
         self.app = app
         self.interval = interval
+        self.clock = clock
         self.states: dict = {}
+        self._easing: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -173,7 +214,9 @@ class AlertWatcher:
         if not self.states:
             self.states = last_levels(store)
         table = parse_thresholds(self.app.config.get("CONSOLE_ALERT_THRESHOLDS") or "")
-        after = evaluate(figures_now(store, self.app.config), table)
+        fresh = evaluate(figures_now(store, self.app.config), table)
+        clear_after = float(self.app.config.get("CONSOLE_ALERT_CLEAR_SECONDS") or 0)
+        after, self._easing = settle(self.states, fresh, self._easing, self.clock(), clear_after)
         recorded = []
         for queue, metric, new_level, value in transitions(self.states, after):
             event = alert_event(queue, metric, new_level, value, thresholds_for(table, queue).get(metric))

@@ -241,6 +241,13 @@ SETTINGS: tuple[Setting, ...] = (
         _alert_thresholds,
     ),
     Setting(
+        "CONSOLE_ALERT_CLEAR_SECONDS",
+        30,
+        "An alert steps down (critical to warning, or back to normal) only after its figure has stayed "
+        "below the level this many seconds, so a queue hovering at a threshold does not flap; 0 steps down at once.",
+        _whole_number,
+    ),
+    Setting(
         "CONSOLE_SUPERVISOR_PHONE",
         None,
         "Phone number (E.164) or SIP address dialled as a supervisor's line until they save their own.",

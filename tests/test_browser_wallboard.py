@@ -16,7 +16,8 @@ SUPPORT_LINE = "+18005550100"
 
 @pytest.fixture
 def console_overrides():
-    return {"CONSOLE_ALERT_THRESHOLDS": "*:depth=2/3,longest_wait=600/1200"}
+    # A short hold, so the alert clears within the test yet still goes through the hold.
+    return {"CONSOLE_ALERT_THRESHOLDS": "*:depth=2/3,longest_wait=600/1200", "CONSOLE_ALERT_CLEAR_SECONDS": 1}
 
 
 def queue_caller(world, queue: str, number: str, name: str) -> str:

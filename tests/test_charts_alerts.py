@@ -12,6 +12,8 @@ from console.alerts import (
     level,
     parse_thresholds,
     queue_level,
+    settle,
+    shown_states,
     thresholds_for,
     transitions,
 )
@@ -58,6 +60,35 @@ def test_levels_for_higher_and_lower_is_worse():
     assert level("service_level", 70, Threshold(80, 60)) == "warning"
     assert level("service_level", 50, Threshold(80, 60)) == "critical"
     assert level("service_level", None, Threshold(80, 60)) == "ok"
+
+
+def test_an_alert_rises_at_once_and_steps_down_only_after_its_hold():
+    key = ("Sales", "longest_wait")
+    recorded = {key: ("warning", 61.0)}
+    hovering = [("ok", 58.0), ("warning", 60.0), ("ok", 55.0), ("ok", 50.0), ("ok", 45.0)]
+    easing: dict = {}
+    kept = []
+    for now, fresh in zip((0, 5, 10, 20, 39), hovering, strict=True):
+        settled, easing = settle(recorded, {key: fresh}, easing, now, clear_after=30)
+        kept.append(settled[key][0])
+        recorded = settled
+    # Back above the warning at 5 s restarts the hold: ok from 10 s must last 30 s, so 39 s is too soon.
+    assert kept == ["warning"] * 5
+    assert easing == {key: 10}
+    settled, easing = settle(recorded, {key: ("ok", 40.0)}, easing, 40, clear_after=30)
+    assert settled[key] == ("ok", 40.0) and easing == {}
+
+    settled, easing = settle({key: ("warning", 61.0)}, {key: ("critical", 190.0)}, {}, 0, clear_after=30)
+    assert settled[key] == ("critical", 190.0), "a worse level must not wait"
+    settled, _ = settle({key: ("critical", 190.0)}, {key: ("ok", 10.0)}, {}, 0, clear_after=0)
+    assert settled[key] == ("ok", 10.0), "a hold of 0 steps down at once"
+
+
+def test_tiles_show_a_held_alert_and_any_worse_fresh_level():
+    held, fresh = ("Sales", "depth"), ("Support", "depth")
+    shown = shown_states({held: ("ok", 1.0), fresh: ("critical", 9.0)},
+                         {held: ("warning", 3.0), fresh: ("warning", 2.0)})
+    assert shown == {held: ("warning", 3.0), fresh: ("critical", 9.0)}
 
 
 def test_evaluate_and_transitions():

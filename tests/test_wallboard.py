@@ -54,17 +54,30 @@ def test_queue_filter_and_fragment(app):
     assert "queues=Billing" in html  # the board keeps its filter when it reloads itself
 
 
-def test_watcher_records_alert_crossings_as_console_events(app):
+def test_watcher_records_alert_crossings_as_console_events_and_holds_them_before_clearing(app):
     publish(app, *(enqueued("Support", name, datetime.now(UTC)) for name in "abc"))
     watcher = get_watcher(app)
+    clock = [1000.0]
+    watcher.clock = lambda: clock[0]
     with app.app_context():
         raised = watcher.check()
         assert [(e.event_type, e.payload["queue"], e.payload["metric"], e.payload["level"]) for e in raised] == [
             ("console.alert.raised", "Support", "depth", "critical")]
         assert watcher.check() == []  # no change, nothing new recorded
     publish(app, *(dequeued("Support", name, datetime.now(UTC)) for name in "abc"))
+    board = app.test_client()
     with app.app_context():
+        assert watcher.check() == [], "cleared before the figure stayed down for CONSOLE_ALERT_CLEAR_SECONDS"
+        clock[0] += 29
+        assert watcher.check() == []
+    held = board.get("/wallboard/board?queues=Support").get_data(as_text=True)
+    assert 'data-queue="Support" data-level="critical"' in held, "the tile dropped an alert the watcher still holds"
+    assert "<dd>0</dd>" in held
+    with app.app_context():
+        clock[0] += 1
         cleared = watcher.check()
         assert [(e.event_type, e.payload["level"]) for e in cleared] == [("console.alert.cleared", "ok")]
+    assert 'data-queue="Support" data-level="ok"' in board.get("/wallboard/board?queues=Support").get_data(as_text=True)
+    with app.app_context():
         store = app.extensions["console.store"]
         assert len(store.logged_events_of_types(["console.alert.raised", "console.alert.cleared"])) == 2

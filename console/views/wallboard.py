@@ -7,6 +7,7 @@ loss without anyone touching it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, render_template, request
@@ -16,6 +17,7 @@ from ..alerts import (
     get_watcher,
     parse_thresholds,
     queue_level,
+    shown_states,
     thresholds_for,
 )
 from ..charts import describe_series, hour_series, sparkline
@@ -59,14 +61,17 @@ def tile_view(figure, states: dict, series: dict, settings) -> dict:
     }
 
 
-def board_screen(store, config, queues: list[str], now: datetime | None = None) -> dict:
-    """Everything the board shows: an overall tile and one tile per (selected) queue."""
+def board_screen(store, config, queues: list[str], now: datetime | None = None, held: Mapping | None = None) -> dict:
+    """Everything the board shows: an overall tile and one tile per (selected) queue.
+
+    ``held`` is the alert watcher's recorded levels: an alert it still holds keeps its tile's colour.
+    """
     now = now or datetime.now(UTC)
     settings = kpi_settings(config)
     figures = figures_now(store, config, now)
     series = hour_series(events_for(store, now - timedelta(hours=1), now), now, settings)
     table = parse_thresholds(config.get("CONSOLE_ALERT_THRESHOLDS") or "")
-    states = evaluate(figures, table)
+    states = shown_states(evaluate(figures, table), held or {})
     names = sorted(name for name in figures if name != ALL_QUEUES)
     if queues:
         names = [name for name in names if name in queues] + [name for name in queues if name not in figures]
@@ -102,13 +107,15 @@ def period_label(config) -> str:
 @wallboard.get("/wallboard")
 def board_page():
     """The full-screen wallboard (opening it starts the app's alert watcher if it is not running)."""
-    get_watcher(current_app._get_current_object()).start()
+    watcher = get_watcher(current_app._get_current_object()).start()
     queues = selected_queues(request.args.get("queues"))
-    return render_template("wallboard.html", live_watch="wallboard", **board_screen(get_store(), current_app.config, queues))
+    screen = board_screen(get_store(), current_app.config, queues, held=watcher.states)
+    return render_template("wallboard.html", live_watch="wallboard", **screen)
 
 
 @wallboard.get("/wallboard/board")
 def board():
     """Only the board, for the page's own refreshes."""
     queues = selected_queues(request.args.get("queues"))
-    return render_template("_wallboard.html", **board_screen(get_store(), current_app.config, queues))
+    held = get_watcher(current_app._get_current_object()).states
+    return render_template("_wallboard.html", **board_screen(get_store(), current_app.config, queues, held=held))
