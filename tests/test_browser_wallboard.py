@@ -51,7 +51,8 @@ def test_wallboard_updates_live_and_alerts_fire_and_clear(page, live_console, si
     for leg in legs:
         world.remote_hangup(leg)
     expect(tile.locator(".wb-waiting dd")).to_have_text("0", timeout=5000)
-    expect(tile).to_have_attribute("data-level", "ok")
+    # The alert is held for CONSOLE_ALERT_CLEAR_SECONDS, then the watcher's next round (every 2 s) clears it.
+    expect(tile).to_have_attribute("data-level", "ok", timeout=10000)
     expect(page.locator("#announcer")).to_contain_text("Support: back to normal", timeout=5000)
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
 
