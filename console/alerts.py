@@ -64,13 +64,13 @@ def thresholds_for(table: Mapping[str, Mapping[str, Threshold]], queue: str) -> 
     return {**table.get(ALL_QUEUES, {}), **table.get(queue, {})}
 
 
-def metric_value(figures: QueueFigures, metric: str) -> float | None:
-    """The figure a metric watches (service level is None until a call has been counted)."""
+def metric_value(figures: QueueFigures, metric: str, min_calls: int = 0) -> float | None:
+    """The figure a metric watches; service level is None until ``min_calls`` (at least one) count towards it."""
     if metric == "longest_wait":
         return figures.longest_wait
     if metric == "depth":
         return float(figures.waiting)
-    return figures.service_level
+    return figures.service_level if figures.service_level_calls >= min_calls else None
 
 
 def level(metric: str, value: float | None, threshold: Threshold) -> str:
@@ -82,14 +82,18 @@ def level(metric: str, value: float | None, threshold: Threshold) -> str:
     return "critical" if value >= threshold.critical else "warning" if value >= threshold.warning else "ok"
 
 
-def evaluate(figures: Mapping[str, QueueFigures], table: Mapping) -> dict[tuple[str, str], tuple[str, float | None]]:
-    """(queue, metric) -> (level, value) for every real queue and metric with a threshold."""
+def evaluate(figures: Mapping[str, QueueFigures], table: Mapping,
+             min_calls: int = 0) -> dict[tuple[str, str], tuple[str, float | None]]:
+    """(queue, metric) -> (level, value) for every real queue and metric with a threshold.
+
+    Service level judges nobody on a handful of calls: below ``min_calls`` it is "ok", value None.
+    """
     result = {}
     for queue, figure in figures.items():
         if queue == ALL_QUEUES:
             continue
         for metric, threshold in thresholds_for(table, queue).items():
-            value = metric_value(figure, metric)
+            value = metric_value(figure, metric, min_calls)
             result[(queue, metric)] = (level(metric, value, threshold), value)
     return result
 
@@ -102,7 +106,7 @@ def queue_level(states: Mapping[tuple[str, str], tuple[str, float | None]], queu
 
 def describe(queue: str, metric: str, alert_level: str, value: float | None) -> str:
     """A sentence for screen readers and notifications."""
-    shown = "no calls yet" if value is None else f"{value:.0f}{UNITS[metric]}"
+    shown = "too few calls to judge yet" if value is None else f"{value:.0f}{UNITS[metric]}"
     if alert_level == "ok":
         return f"{queue}: {LABELS[metric].lower()} is back to normal ({shown})."
     return f"{queue}: {LABELS[metric].lower()} {alert_level} ({shown})."
@@ -115,6 +119,11 @@ def transitions(before: Mapping, after: Mapping) -> list[tuple[str, str, str, fl
         if before.get(key, ("ok", None))[0] != new_level:
             changed.append((*key, new_level, value))
     return changed
+
+
+def alert_min_calls(config: Mapping) -> int:
+    """CONSOLE_ALERT_MIN_CALLS: calls service level needs before it can alert."""
+    return int(config.get("CONSOLE_ALERT_MIN_CALLS") or 0)
 
 
 def _worse(one: str, other: str) -> bool:
@@ -214,7 +223,7 @@ class AlertWatcher:
         if not self.states:
             self.states = last_levels(store)
         table = parse_thresholds(self.app.config.get("CONSOLE_ALERT_THRESHOLDS") or "")
-        fresh = evaluate(figures_now(store, self.app.config), table)
+        fresh = evaluate(figures_now(store, self.app.config), table, alert_min_calls(self.app.config))
         clear_after = float(self.app.config.get("CONSOLE_ALERT_CLEAR_SECONDS") or 0)
         after, self._easing = settle(self.states, fresh, self._easing, self.clock(), clear_after)
         recorded = []

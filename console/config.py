@@ -241,6 +241,13 @@ SETTINGS: tuple[Setting, ...] = (
         _alert_thresholds,
     ),
     Setting(
+        "CONSOLE_ALERT_MIN_CALLS",
+        10,
+        "Service level raises no alert until at least this many calls count towards it in the period, "
+        "so two calls at the start of a shift do not read as a crisis; 0 or 1 alerts from the first call.",
+        _whole_number,
+    ),
+    Setting(
         "CONSOLE_ALERT_CLEAR_SECONDS",
         30,
         "An alert steps down (critical to warning, or back to normal) only after its figure has stayed "

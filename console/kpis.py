@@ -117,9 +117,14 @@ class QueueFigures:
         return 100.0 * self.abandoned / counted if counted else None
 
     @property
+    def service_level_calls(self) -> int:
+        """The calls service level is measured over: answered ones, plus abandons past the cutoff if chosen."""
+        return self.answered + (self.abandoned if self.formula == FORMULA_WITH_ABANDONS else 0)
+
+    @property
     def service_level(self) -> float | None:
         """Percent answered within target: over answered calls, or also over abandons past the cutoff."""
-        base = self.answered + (self.abandoned if self.formula == FORMULA_WITH_ABANDONS else 0)
+        base = self.service_level_calls
         return 100.0 * self.answered_in_target / base if base else None
 
     @property

@@ -8,6 +8,7 @@ import pytest
 
 from console.alerts import (
     Threshold,
+    describe,
     evaluate,
     level,
     parse_thresholds,
@@ -60,6 +61,19 @@ def test_levels_for_higher_and_lower_is_worse():
     assert level("service_level", 70, Threshold(80, 60)) == "warning"
     assert level("service_level", 50, Threshold(80, 60)) == "critical"
     assert level("service_level", None, Threshold(80, 60)) == "ok"
+
+
+def test_service_level_judges_no_queue_on_fewer_calls_than_the_minimum():
+    table = parse_thresholds("*:service_level=80/60")
+    # Two callers answered, one within the 20 s target: 50 % on two calls.
+    events = [enqueued("Sales", "a", at(0)), dequeued("Sales", "a", at(10)),
+              enqueued("Sales", "b", at(0)), dequeued("Sales", "b", at(50))]
+    figures = compute(events, at(60), KpiSettings(), start=at(0))
+    assert figures["Sales"].service_level == 50.0 and figures["Sales"].service_level_calls == 2
+    assert evaluate(figures, table)[("Sales", "service_level")] == ("critical", 50.0)
+    assert evaluate(figures, table, min_calls=2)[("Sales", "service_level")] == ("critical", 50.0)
+    assert evaluate(figures, table, min_calls=3)[("Sales", "service_level")] == ("ok", None)
+    assert describe("Sales", "service_level", "ok", None) == "Sales: service level is back to normal (too few calls to judge yet)."
 
 
 def test_an_alert_rises_at_once_and_steps_down_only_after_its_hold():

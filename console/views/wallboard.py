@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, render_template, request
 
 from ..alerts import (
+    alert_min_calls,
     evaluate,
     get_watcher,
     parse_thresholds,
@@ -71,7 +72,7 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
     figures = figures_now(store, config, now)
     series = hour_series(events_for(store, now - timedelta(hours=1), now), now, settings)
     table = parse_thresholds(config.get("CONSOLE_ALERT_THRESHOLDS") or "")
-    states = shown_states(evaluate(figures, table), held or {})
+    states = shown_states(evaluate(figures, table, alert_min_calls(config)), held or {})
     names = sorted(name for name in figures if name != ALL_QUEUES)
     if queues:
         names = [name for name in names if name in queues] + [name for name in queues if name not in figures]
