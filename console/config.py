@@ -255,6 +255,13 @@ SETTINGS: tuple[Setting, ...] = (
         _whole_number,
     ),
     Setting(
+        "CONSOLE_WS_PING_SECONDS",
+        25,
+        "Seconds between WebSocket pings to each open page; a page that has not answered one ping by "
+        "the next is disconnected (a live browser reconnects by itself). 0 sends no pings.",
+        _whole_number,
+    ),
+    Setting(
         "CONSOLE_SUPERVISOR_PHONE",
         None,
         "Phone number (E.164) or SIP address dialled as a supervisor's line until they save their own.",

@@ -35,7 +35,9 @@ def _init_live(app: Flask) -> None:
 
     ui.init_app(app)
     sock.init_app(app)
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+    # No ping_interval: simple_websocket's reader thread would write pings while the hub writes
+    # frames; the socket's own thread pings instead (CONSOLE_WS_PING_SECONDS, views/live.py).
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     tick = float(app.config.get("CONSOLE_HUB_TICK_MS") or 100) / 1000
     hub = Hub(app, LiveCatalogue(), tick=tick)
     app.extensions["console.hub"] = hub

@@ -264,10 +264,18 @@ class Subscription:
         self._sending = self._socket is not None
         return self._frames.popleft()
 
-    def claim(self) -> None:
-        """The socket's thread is about to write something of its own: the hub must not write meanwhile."""
+    def claim(self) -> list:
+        """The socket's thread is about to write: the hub must not write meanwhile.
+
+        Returns what was queued since the thread last looked, which it must write before anything
+        of its own: the hub may have written part of a frame in between and queued the rest, and a
+        heartbeat or a ping written before that rest would land inside the frame.
+        """
         with self._lock:
             self._sending = True
+            backlog = list(self._frames)
+            self._frames.clear()
+            return backlog
 
     def sent(self) -> None:
         """The socket's thread has written what it took or claimed: the hub may write directly again."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-TEXT, FIN, COMPRESSED = 0x1, 0x80, 0x40
+TEXT, PING, FIN, COMPRESSED = 0x1, 0x9, 0x80, 0x40
 # A sync flush ends every compressed message with these four bytes; RFC 7692 has them dropped.
 _FLUSH_TAIL = b"\x00\x00\xff\xff"
 
@@ -39,6 +39,11 @@ def frame_header(first: int, size: int, masked: bool = False) -> bytes:
     if size < 65536:
         return struct.pack("!BBH", first, mask | 126, size)
     return struct.pack("!BBQ", first, mask | 127, size)
+
+
+def ping_frame() -> bytes:
+    """A server's ping with no payload; the browser answers it with a pong by itself."""
+    return frame_header(FIN | PING, 0)
 
 
 class Frame(list):

@@ -87,6 +87,30 @@ def test_what_a_slow_socket_cannot_take_is_finished_by_its_thread_in_order(pair)
     assert received == [expected]
 
 
+def test_the_thread_writes_a_half_written_frames_rest_before_anything_of_its_own(pair):
+    """The thread found nothing, then the hub half-wrote a frame: the claim hands over the rest first."""
+    ours, browser = pair
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    subscription = _subscription(ours)
+    assert subscription.next_frame(timeout=0) is None  # idle: the thread is about to send a heartbeat
+    big = Frame(["<div id='big'>" + "y" * 2_000_000 + "</div>"])
+    assert subscription.deliver(big) and subscription.direct_frames == 1
+    backlog = subscription.claim()
+    assert len(backlog) == 1 and isinstance(backlog[0], bytes), "the half-written frame's rest was not handed over"
+    assert subscription.pending() == 0
+    heartbeat = Frame(["<span id='live-heartbeat'></span>"]).wire(None)
+    expected = big.wire(None) + heartbeat
+    received = []
+    reader = threading.Thread(target=lambda: received.append(_read(browser, len(expected), timeout=20)))
+    reader.start()
+    for item in backlog:
+        ours.sendall(item)
+    ours.sendall(heartbeat)
+    subscription.sent()
+    reader.join(timeout=30)
+    assert received == [expected], "the heartbeat landed inside the frame"
+
+
 def test_a_closed_page_is_not_written_to(pair):
     ours, browser = pair
     subscription = _subscription(ours)

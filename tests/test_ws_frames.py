@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 
 import pytest
@@ -11,9 +12,10 @@ from wsproto.events import AcceptConnection, Request
 from wsproto.extensions import PerMessageDeflate
 
 from console import create_app, ws_frames
-from console.bench_wire import WebSocketReader
+from console.bench_wire import Closed, WebSocketReader
 from console.server import BackgroundServer
 from console.ws_frames import Frame, compression_window, encode_message
+from tests.waiting import wait_for
 
 
 def _inflate(inflater, frame: bytes) -> tuple[int, str]:
@@ -147,4 +149,56 @@ def test_a_live_pages_changes_are_written_by_the_hub_and_arrive_whole(tmp_path):
         if reader is not None:
             reader.close()
         hub.stop()
+        server.stop()
+
+
+class _PingCounter(WebSocketReader):
+    """A page that counts the server's pings, and answers them only while told to."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pings = 0
+        self.answering = True
+
+    def _send(self, opcode, payload):
+        if opcode == 0xA:
+            self.pings += 1
+            if not self.answering:
+                return
+        super()._send(opcode, payload)
+
+
+def test_the_page_thread_pings_and_drops_a_page_that_stops_answering(tmp_path):
+    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_DEMO": True,
+                      "CONSOLE_WS_PING_SECONDS": 1})
+    assert not app.config["SOCK_SERVER_OPTIONS"].get("ping_interval"), "simple_websocket must not ping by itself"
+    server = BackgroundServer(app).start()
+    reader = None
+    try:
+        reader = _PingCounter(server.port, "/live?watch=dashboard", {}, deflate=False)
+
+        def read_once():
+            reader.sock.settimeout(10)  # answering a ping leaves the reader's socket non-blocking
+            data = reader.sock.recv(65536)
+            if not data:
+                raise Closed("the server closed the connection")
+            reader.buffer += data
+            reader._messages()
+
+        deadline = time.monotonic() + 15
+        while reader.pings < 3:  # answered pings keep the page connected
+            assert time.monotonic() < deadline, f"only {reader.pings} pings in 15 s at one a second"
+            read_once()
+        reader.answering = False
+        seen = reader.pings
+        with pytest.raises(Closed):
+            while time.monotonic() < deadline + 10:
+                read_once()
+        assert reader.pings <= seen + 1, "the server kept pinging a page that stopped answering"
+        wait_for(lambda: not app.extensions["console.hub"]._subscribers, timeout=5,
+                 message="the dropped page's subscription was kept")
+    finally:
+        if reader is not None:
+            reader.sock.close()
+        app.extensions["console.hub"].stop()
         server.stop()

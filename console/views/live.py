@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import Blueprint, get_template_attribute, request
+from flask import Blueprint, current_app, get_template_attribute, request
 from simple_websocket import ConnectionClosed
 from simple_websocket import ConnectionError as SocketError
 
@@ -21,7 +21,7 @@ from ..auth import socket_message_refusal
 from ..extensions import get_hub, get_store, sock
 from ..hub import Piece
 from ..ui import dom_id, oob
-from ..ws_frames import compression_window, send_frame
+from ..ws_frames import compression_window, ping_frame, send_frame
 from .pages import (
     DASHBOARD_CONFERENCE_LIMIT,
     conference_screen,
@@ -333,7 +333,14 @@ def _heartbeat() -> list[str]:
 
 @sock.route("/live", bp=live)
 def socket(ws):
-    """Stream the page's snapshot and then its changes until the browser or the server goes away."""
+    """Stream the page's snapshot and then its changes until the browser or the server goes away.
+
+    This thread is the socket's only blocking writer: frames the hub could not write at once,
+    heartbeats, refusals and pings. simple_websocket's reader thread would otherwise send its own
+    pings (its ``ping_interval``, left off), which could land inside a frame the hub had only half
+    written. A page that has not answered the previous ping by the next one is gone: the socket is
+    closed and its thread freed.
+    """
     watch = request.args.get("watch", "dashboard")
     hub = get_hub()
     try:
@@ -348,24 +355,35 @@ def socket(ws):
     # hub writes frames itself while this socket keeps up; this thread writes what it could not.
     window = compression_window(ws)
     subscription.attach(ws.sock, window)
+    ping_every = float(current_app.config.get("CONSOLE_WS_PING_SECONDS") or 0)
+    pinged_at = time.monotonic()
     try:
         while ws.connected and not subscription.closed:
-            frame = subscription.next_frame(timeout=0.5)
+            frame = subscription.next_frame(timeout=min(0.5, ping_every or 0.5))
             refusals = []
             while (message := ws.receive(timeout=0)) is not None:
                 refusal = socket_message_refusal(message)  # commands go over HTTP; a viewer's are refused
                 if refusal is not None:
                     refusals.append(refusal)
-            if frame is None and time.monotonic() - subscription.written_at >= HEARTBEAT_SECONDS:
+            now = time.monotonic()
+            ping = ping_every > 0 and now - pinged_at >= ping_every
+            if ping:
+                if not ws.pong_received:  # the page never answered the last ping: it is gone
+                    subscription.close(POLICY_VIOLATION)
+                    break
+                ws.pong_received, pinged_at = False, now
+            if frame is None and now - subscription.written_at >= HEARTBEAT_SECONDS:
                 frame = _heartbeat()
-            if frame is None and not refusals:
+            if frame is None and not refusals and not ping:
                 continue
-            subscription.claim()
+            backlog = subscription.claim()
             try:
+                for queued in ([frame] if frame is not None else []) + backlog:
+                    send_frame(ws, queued, window)
                 if refusals:
                     send_frame(ws, refusals, window)
-                if frame is not None:
-                    send_frame(ws, frame, window)
+                if ping:
+                    ws.sock.sendall(ping_frame())
             finally:
                 subscription.sent()
     except (ConnectionClosed, SocketError, OSError):
@@ -374,6 +392,11 @@ def socket(ws):
         hub.unsubscribe(subscription)
     if subscription.close_code is not None and ws.connected:
         try:
-            ws.close(reason=subscription.close_code, message="server restarting")
+            if subscription.close_code == POLICY_VIOLATION:
+                ws.sock.settimeout(2.0)  # a peer that stopped reading must not hold this thread on the close
+                reason = "no answer to ping"
+            else:
+                reason = "server restarting"
+            ws.close(reason=subscription.close_code, message=reason)
         except (ConnectionClosed, SocketError, OSError):
             pass
