@@ -73,11 +73,13 @@ def test_watcher_records_alert_crossings_as_console_events_and_holds_them_before
     held = board.get("/wallboard/board?queues=Support").get_data(as_text=True)
     assert 'data-queue="Support" data-level="critical"' in held, "the tile dropped an alert the watcher still holds"
     assert "<dd>0</dd>" in held
+    assert ">Critical · recovering</span>" in held and "stay there for 30 s" in held
     with app.app_context():
         clock[0] += 1
         cleared = watcher.check()
         assert [(e.event_type, e.payload["level"]) for e in cleared] == [("console.alert.cleared", "ok")]
-    assert 'data-queue="Support" data-level="ok"' in board.get("/wallboard/board?queues=Support").get_data(as_text=True)
+    cleared_board = board.get("/wallboard/board?queues=Support").get_data(as_text=True)
+    assert 'data-queue="Support" data-level="ok"' in cleared_board and "recovering" not in cleared_board
     with app.app_context():
         store = app.extensions["console.store"]
         assert len(store.logged_events_of_types(["console.alert.raised", "console.alert.cleared"])) == 2

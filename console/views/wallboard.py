@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, render_template, request
 
 from ..alerts import (
+    LEVELS,
     alert_min_calls,
     evaluate,
     get_watcher,
@@ -36,10 +37,22 @@ def selected_queues(text: str | None) -> list[str]:
     return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
-def tile_view(figure, states: dict, series: dict, settings) -> dict:
-    """One queue's (or the overall) tile: figures, alert level per metric and its sparklines."""
+def tile_level(states: Mapping, name: str) -> str:
+    """A queue tile's level (its worst metric), or the overall tile's (the worst of all)."""
+    if name != ALL_QUEUES:
+        return queue_level(states, name)
+    return max((state[0] for state in states.values()), key=LEVELS.index, default="ok")
+
+
+def tile_view(figure, states: dict, series: dict, settings, fresh: Mapping | None = None) -> dict:
+    """One queue's (or the overall) tile: figures, alert level per metric and its sparklines.
+
+    ``fresh`` is what the figures alone say; when the shown level is worse, an alert is being held
+    and the tile says it is recovering.
+    """
     figures = figure.as_dict()
     name = figure.queue
+    level = tile_level(states, name)
     levels = {metric: state[0] for (queue, metric), state in states.items() if queue == name}
     depth = series.get(name, {}).get("depth", [])
     service = series.get(name, {}).get("service_level", [])
@@ -49,8 +62,8 @@ def tile_view(figure, states: dict, series: dict, settings) -> dict:
         **figures,
         "name": name,
         "label": "All queues" if name == ALL_QUEUES else name,
-        "level": queue_level(states, name) if name != ALL_QUEUES else max(
-            (state[0] for state in states.values()), key=("ok", "warning", "critical").index, default="ok"),
+        "level": level,
+        "recovering": fresh is not None and LEVELS.index(level) > LEVELS.index(tile_level(fresh, name)),
         "levels": levels,
         "oldest_enqueued_at": figure.oldest_enqueued_at,
         "sl_formula": sl_formula,
@@ -72,7 +85,8 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
     figures = figures_now(store, config, now)
     series = hour_series(events_for(store, now - timedelta(hours=1), now), now, settings)
     table = parse_thresholds(config.get("CONSOLE_ALERT_THRESHOLDS") or "")
-    states = shown_states(evaluate(figures, table, alert_min_calls(config)), held or {})
+    fresh = evaluate(figures, table, alert_min_calls(config))
+    states = shown_states(fresh, held or {})
     names = sorted(name for name in figures if name != ALL_QUEUES)
     if queues:
         names = [name for name in names if name in queues] + [name for name in queues if name not in figures]
@@ -81,7 +95,7 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
         figure = figures.get(name)
         if figure is None:
             figure = QueueFigures(name, settings.target_for(name), formula=settings.formula)
-        tile = tile_view(figure, states, series, settings)
+        tile = tile_view(figure, states, series, settings, fresh)
         tile["thresholds"] = thresholds_for(table, name)
         tiles.append(tile)
     overall_figures = figures[ALL_QUEUES]
@@ -89,12 +103,13 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
         chosen = [figures[name] for name in names if name in figures]
         overall_figures = combine(chosen, settings, sum(figure.in_conference for figure in chosen))
         states = {key: state for key, state in states.items() if key[0] in names}
-    overall = tile_view(overall_figures, states, series, settings)
+        fresh = {key: state for key, state in fresh.items() if key[0] in names}
+    overall = tile_view(overall_figures, states, series, settings, fresh)
     if queues:
         overall["label"] = "Selected queues"
     return {"overall": overall, "tiles": tiles, "formulas": FORMULAS, "as_of": now,
             "queues_filter": ",".join(queues), "refresh_seconds": REFRESH_SECONDS,
-            "period": period_label(config)}
+            "period": period_label(config), "clear_seconds": int(config.get("CONSOLE_ALERT_CLEAR_SECONDS") or 0)}
 
 
 def period_label(config) -> str:
