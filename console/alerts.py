@@ -126,7 +126,13 @@ def alert_min_calls(config: Mapping) -> int:
     return int(config.get("CONSOLE_ALERT_MIN_CALLS") or 0)
 
 
-def _worse(one: str, other: str) -> bool:
+def alert_clear_seconds(config: Mapping) -> int:
+    """CONSOLE_ALERT_CLEAR_SECONDS: how long a figure must stay better before its alert steps down."""
+    return int(config.get("CONSOLE_ALERT_CLEAR_SECONDS") or 0)
+
+
+def worse(one: str, other: str) -> bool:
+    """Whether level `one` is worse than level `other`."""
     return LEVELS.index(one) > LEVELS.index(other)
 
 
@@ -140,7 +146,7 @@ def settle(recorded: Mapping, fresh: Mapping, easing: Mapping[tuple[str, str], f
     settled, still_easing = {}, {}
     for key, state in fresh.items():
         held = recorded.get(key, ("ok", None))
-        if not _worse(held[0], state[0]):
+        if not worse(held[0], state[0]):
             settled[key] = state
             continue
         since = easing.get(key, now)
@@ -154,7 +160,7 @@ def settle(recorded: Mapping, fresh: Mapping, easing: Mapping[tuple[str, str], f
 
 def shown_states(fresh: Mapping, recorded: Mapping) -> dict:
     """What tiles show: the fresh level, or the recorded one while an alert is held."""
-    return {key: recorded[key] if key in recorded and _worse(recorded[key][0], state[0]) else state
+    return {key: recorded[key] if key in recorded and worse(recorded[key][0], state[0]) else state
             for key, state in fresh.items()}
 
 
@@ -224,8 +230,8 @@ class AlertWatcher:
             self.states = last_levels(store)
         table = parse_thresholds(self.app.config.get("CONSOLE_ALERT_THRESHOLDS") or "")
         fresh = evaluate(figures_now(store, self.app.config), table, alert_min_calls(self.app.config))
-        clear_after = float(self.app.config.get("CONSOLE_ALERT_CLEAR_SECONDS") or 0)
-        after, self._easing = settle(self.states, fresh, self._easing, self.clock(), clear_after)
+        after, self._easing = settle(self.states, fresh, self._easing, self.clock(),
+                                     alert_clear_seconds(self.app.config))
         recorded = []
         for queue, metric, new_level, value in transitions(self.states, after):
             event = alert_event(queue, metric, new_level, value, thresholds_for(table, queue).get(metric))

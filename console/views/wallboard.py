@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from ..alerts import (
     LEVELS,
+    alert_clear_seconds,
     alert_min_calls,
     evaluate,
     get_watcher,
@@ -21,6 +22,7 @@ from ..alerts import (
     queue_level,
     shown_states,
     thresholds_for,
+    worse,
 )
 from ..charts import describe_series, hour_series, sparkline
 from ..extensions import get_store
@@ -63,7 +65,7 @@ def tile_view(figure, states: dict, series: dict, settings, fresh: Mapping | Non
         "name": name,
         "label": "All queues" if name == ALL_QUEUES else name,
         "level": level,
-        "recovering": fresh is not None and LEVELS.index(level) > LEVELS.index(tile_level(fresh, name)),
+        "recovering": fresh is not None and worse(level, tile_level(fresh, name)),
         "levels": levels,
         "oldest_enqueued_at": figure.oldest_enqueued_at,
         "sl_formula": sl_formula,
@@ -109,7 +111,7 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
         overall["label"] = "Selected queues"
     return {"overall": overall, "tiles": tiles, "formulas": FORMULAS, "as_of": now,
             "queues_filter": ",".join(queues), "refresh_seconds": REFRESH_SECONDS,
-            "period": period_label(config), "clear_seconds": int(config.get("CONSOLE_ALERT_CLEAR_SECONDS") or 0)}
+            "period": period_label(config), "clear_seconds": alert_clear_seconds(config)}
 
 
 def period_label(config) -> str:
