@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .app import create_app
+from console.web.app import create_app
 
 __all__ = ["create_app"]
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .config import ConfigError, load_settings
+from console.config import ConfigError, load_settings
 
 
 def _fail(message: str) -> int:
@@ -41,10 +41,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if not settings["CONSOLE_SECRET_KEY"]:
         return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
-    from .app import create_app
-    from .alerts import get_watcher
-    from .reconcile import start_reconciler
-    from .server import GunicornServer
+    from console.web.app import create_app
+    from console.queues.alerts import get_watcher
+    from console.ingest.reconcile import start_reconciler
+    from console.web.server import GunicornServer
 
     def factory():
         app = create_app()
@@ -58,11 +58,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator, traffic and console wired together on this machine: no Telnyx account needed."""
-    from .app import create_app
-    from .alerts import get_watcher
-    from .reconcile import start_reconciler
-    from .server import BackgroundServer
-    from .simulator import Simulator
+    from console.web.app import create_app
+    from console.queues.alerts import get_watcher
+    from console.ingest.reconcile import start_reconciler
+    from console.web.server import BackgroundServer
+    from console.simulator import Simulator
 
     workdir = Path(tempfile.mkdtemp(prefix="supervisor-console-demo-"))
     database = args.database or str(workdir / "demo.db")
@@ -101,7 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run only the Telnyx simulator, posting signed webhooks to --webhook-url."""
-    from .simulator import main_simulate
+    from console.simulator import main_simulate
 
     main_simulate(
         host=args.host,
@@ -118,7 +118,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_init_db(args: argparse.Namespace) -> int:
     """Create or migrate the database named by CONSOLE_DATABASE."""
-    from .app import create_app
+    from console.web.app import create_app
 
     try:
         app = create_app({"CONSOLE_DATABASE": args.database} if args.database else None)
@@ -130,14 +130,14 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Measure ingest, live latency and page times (see console/bench.py)."""
-    from .bench import main as bench_main
+    from console.bench.run import main as bench_main
 
     return bench_main(args)
 
 
 def _user_store(args: argparse.Namespace):
     """The store named by --database or CONSOLE_DATABASE, migrated."""
-    from .store import Store
+    from console.state.store import Store
 
     store = Store(args.database or load_settings()["CONSOLE_DATABASE"])
     store.migrate()
@@ -158,7 +158,7 @@ def _new_password(args: argparse.Namespace) -> str:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """Add a user, change their role, disable or enable them, or list everyone."""
-    from . import users
+    from console.access import users
 
     try:
         store = _user_store(args)
@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser_of_action.add_argument("--database", help="default: CONSOLE_DATABASE")
     user.set_defaults(handler=cmd_user)
 
-    from .bench import add_arguments as bench_arguments
+    from console.bench.run import add_arguments as bench_arguments
 
     bench = commands.add_parser("bench", help="measure ingest rate, live latency and page times")
     bench_arguments(bench)

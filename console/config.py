@@ -83,7 +83,7 @@ def _time_zone(text: str) -> str:
 
 def _queue_targets(text: str) -> str:
     """Check per-queue service level targets."""
-    from .kpis import parse_queue_targets
+    from console.queues.kpis import parse_queue_targets
 
     parse_queue_targets(text)
     return text
@@ -98,7 +98,7 @@ def _formula(text: str) -> str:
 
 def _alert_thresholds(text: str) -> str:
     """Check alert thresholds."""
-    from .alerts import parse_thresholds
+    from console.queues.alerts import parse_thresholds
 
     parse_thresholds(text)
     return text
@@ -111,7 +111,7 @@ def _secure_cookies(text: str) -> str | bool:
 
 def _trusted_proxies(text: str) -> str:
     """Check a comma-separated list of proxy addresses or CIDR networks."""
-    from .embedding import parse_networks
+    from console.access.embedding import parse_networks
 
     parse_networks(text)
     return text
@@ -119,7 +119,7 @@ def _trusted_proxies(text: str) -> str:
 
 def _group_roles(text: str) -> str:
     """Check `group=role` pairs."""
-    from .auth import parse_group_roles
+    from console.access.auth import parse_group_roles
 
     parse_group_roles(text)
     return text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console import signing
+from console.telnyx import signing
 from tests.sim_fixtures import EventLog, ManualClock
 
 BROWSER_FLAGS = [

@@ -11,7 +11,7 @@ import signal
 import threading
 
 from console import create_app
-from console.server import BackgroundServer
+from console.web.server import BackgroundServer
 
 
 def main(argv: list[str] | None = None) -> None:

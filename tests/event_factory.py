@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from console.events import Event, format_timestamp, parse_event
+from console.telnyx.events import Event, format_timestamp, parse_event
 
 CONNECTION_ID = "1494404757140276705"
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

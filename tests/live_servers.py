@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from console import create_app
-from console.reconcile import start_reconciler
-from console.server import BackgroundServer
+from console.ingest.reconcile import start_reconciler
+from console.web.server import BackgroundServer
 from console.simulator import Simulator
 
 __all__ = ["LiveConsole", "console_app", "console_overrides", "console_server", "live_console", "quiet_console", "simulator",

@@ -6,7 +6,8 @@ import json
 import uuid
 from pathlib import Path
 
-from console import create_app, signing
+from console import create_app
+from console.telnyx import signing
 
 CONFERENCE_ID = "3b7c1f6a-8f1e-4a53-9d1a-0d4f5c2b7e11"
 

@@ -14,9 +14,9 @@ import threading
 import pytest
 import requests
 
-from console.extensions import get_store
-from console.telnyx import TelnyxClient
-from console.views.feedback import note_retry
+from console.web.extensions import get_store
+from console.telnyx.client import TelnyxClient
+from console.web.views.feedback import note_retry
 from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
 from tests.signing_in import csrf_client
 from tests.waiting import wait_for

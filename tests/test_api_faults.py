@@ -18,13 +18,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from console.simulator import WorldError
-from console.telnyx import (
-    APITimeoutError,
-    InternalServerError,
-    RateLimitError,
-    TelnyxClient,
-)
-from console.views.feedback import note_retry
+from console.telnyx.client import APITimeoutError, InternalServerError, RateLimitError, TelnyxClient
+from console.web.views.feedback import note_retry
 from tests.live_servers import LiveConsole, console_config, quiet_console, simulator, simulator_clock  # noqa: F401
 from tests.signing_in import csrf_client
 from tests.sim_fixtures import EventLog, answered_call

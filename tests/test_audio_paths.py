@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from console import audio_paths as console_audio
-from console.events import console_event, parse_event
+from console.supervision import audio_paths as console_audio
+from console.telnyx.events import console_event, parse_event
 from console.simulator import audio as simulator_audio
 from console.simulator.world import World
-from console.store import Store
+from console.state.store import Store
 from tests.sim_fixtures import ManualClock, answered_call
 
 ROLES = ("none", "monitor", "whisper", "barge")

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console import create_app
-from console.audit import csv_text
-from console.auth import ACTING, permission_for
-from console.events import Event, console_event
-from console.store import AUDIT_EVENT
-from console.users import add_user
+from console.access.audit import csv_text
+from console.access.auth import ACTING, permission_for
+from console.telnyx.events import Event, console_event
+from console.state.store import AUDIT_EVENT
+from console.access.users import add_user
 from tests.live_servers import *  # the simulator fixtures
 from tests.live_servers import LiveConsole, console_config
 from tests.routes import post_routes

@@ -11,12 +11,12 @@ import requests
 import websocket
 
 from console import create_app
-from console.auth import MANAGE_QUEUES, MANAGE_USERS, PUBLIC, permission_for
-from console.bus import get_bus
+from console.access.auth import MANAGE_QUEUES, MANAGE_USERS, PUBLIC, permission_for
+from console.ingest.bus import get_bus
 from console.cli import main as cli_main
-from console.events import console_event
-from console.server import BackgroundServer
-from console.users import add_user, set_disabled, set_role
+from console.telnyx.events import console_event
+from console.web.server import BackgroundServer
+from console.access.users import add_user, set_disabled, set_role
 from tests.routes import post_routes
 from tests.signing_in import csrf_client, csrf_token_of, signed_in_client
 

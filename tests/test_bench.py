@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from console.bench_live import items, visible_text
-from console.bench_traffic import Traffic
+from console.bench.live import items, visible_text
+from console.bench.traffic import Traffic
 from console.cli import main
 
 PHASE_FIGURES = {

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from console.bench_wire import Closed, WebSocketReader, _Responses, encode_request, hammer
+from console.bench.wire import Closed, WebSocketReader, _Responses, encode_request, hammer
 
 
 def test_request_encoding_carries_length_headers_and_body():

@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from console import create_app
-from console.server import BackgroundServer
-from console.ui import dom_id
-from console.users import add_user
+from console.web.server import BackgroundServer
+from console.live.ui import dom_id
+from console.access.users import add_user
 from tests.live_servers import *  # the simulator fixtures
 from tests.live_servers import LiveConsole, console_config
 from tests.prefix_proxy import PrefixingProxy

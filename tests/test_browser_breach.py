@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from console.ui import dom_id
+from console.live.ui import dom_id
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
 from tests.waiting import wait_for
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from console.extensions import get_store
-from console.ui import dom_id
+from console.web.extensions import get_store
+from console.live.ui import dom_id
 from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
 from tests.signing_in import csrf_client
 from console.simulator.world import WorldError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from console.ui import dom_id
+from console.live.ui import dom_id
 from tests.live_servers import *  # noqa: F403  (simulator, live_console fixtures)
 from tests.test_browser_live import open_live, queue_caller, start_conference
 from tests.waiting import wait_for

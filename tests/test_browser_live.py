@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from console.ui import dom_id
+from console.live.ui import dom_id
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
 from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for

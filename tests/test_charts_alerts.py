@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from console.alerts import (
+from console.queues.alerts import (
     Threshold,
     describe,
     evaluate,
@@ -18,8 +18,8 @@ from console.alerts import (
     thresholds_for,
     transitions,
 )
-from console.charts import hour_series, points, sparkline
-from console.kpis import KpiSettings, compute
+from console.queues.charts import hour_series, points, sparkline
+from console.queues.kpis import KpiSettings, compute
 from tests.event_factory import at, dequeued, enqueued
 
 

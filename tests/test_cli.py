@@ -67,7 +67,7 @@ def test_stopping_serve_tells_open_pages_to_reconnect(clean_env, tmp_path):
 
     import websocket
 
-    from console import signing
+    from console.telnyx import signing
     from tests.waiting import wait_for
 
     with socket.socket() as probe:

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from console import signing
+from console.telnyx import signing
 from console.simulator import Simulator
-from console.store import Store, Writer
+from console.state.store import Store, Writer
 from tests.signed_webhooks import encode, envelope, post, webhook_app
 from tests.test_end_to_end import console_view, simulator_view
 from tests.waiting import wait_for

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from console import create_app, signing
-from console.events import parse_event
+from console import create_app
+from console.telnyx import signing
+from console.telnyx.events import parse_event
 from tests import event_factory as ev
-from console.users import add_user
+from console.access.users import add_user
 from tests.signed_webhooks import encode, envelope, post_signed
 from tests.signing_in import csrf_client, csrf_token_of, signed_in_client
 

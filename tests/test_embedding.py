@@ -12,9 +12,9 @@ import pytest
 from werkzeug.test import Client
 
 from console import create_app
-from console.bus import get_bus
+from console.ingest.bus import get_bus
 from console.config import ConfigError
-from console.users import add_user
+from console.access.users import add_user
 from tests import event_factory as ev
 from tests.prefix_proxy import PrefixingProxy
 from tests.signing_in import csrf_client, csrf_token_of

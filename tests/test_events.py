@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.events import (
+from console.telnyx.events import (
     CONSOLE,
     Event,
     EventParseError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from console import forms
-from console.forms import Invalid
+from console.web import forms
+from console.web.forms import Invalid
 
 
 @pytest.mark.parametrize(

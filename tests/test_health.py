@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 import requests
 
-from console import signing
+from console.telnyx import signing
 from tests.live_servers import LiveConsole, console_config, simulator, simulator_clock  # noqa: F401
 from tests.signed_webhooks import encode, envelope, post_signed, webhook_app
 from tests.waiting import wait_for

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console import create_app
-from console.bus import get_bus
-from console.events import console_event
-from console.timeline import queued_call_outcomes, timeline
+from console.ingest.bus import get_bus
+from console.telnyx.events import console_event
+from console.state.timeline import queued_call_outcomes, timeline
 from tests.event_factory import (
     at,
     call_hangup,

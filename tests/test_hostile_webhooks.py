@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console import signing
-from console.events import console_event
-from console.projection import KEYS
+from console.telnyx import signing
+from console.telnyx.events import console_event
+from console.state.projection import KEYS
 from tests import event_factory as ef
 from tests.signed_webhooks import (
     CONFERENCE_ID,

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from flask import Flask
 
-from console.hub import SERVICE_RESTART, Hub, Piece, fragment_for, messages
+from console.live.hub import SERVICE_RESTART, Hub, Piece, fragment_for, messages
 from tests.waiting import wait_for
 
 

@@ -9,8 +9,8 @@ import threading
 import pytest
 from flask import Flask
 
-from console.hub import Hub, Subscription
-from console.ws_frames import Frame
+from console.live.hub import Hub, Subscription
+from console.live.frames import Frame
 
 
 class _NoCatalogue:

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from console import signing
-from console.store import Writer
+from console.telnyx import signing
+from console.state.store import Writer
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
 from tests.waiting import wait_for
 
@@ -18,7 +18,7 @@ def app(tmp_path, key):
 
 
 def _ingest(app):
-    from console.ingest import get_ingest
+    from console.ingest.group_commit import get_ingest
 
     with app.app_context():
         return get_ingest()

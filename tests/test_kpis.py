@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from console.kpis import (
+from console.queues.kpis import (
     ALL_QUEUES,
     FORMULA_WITH_ABANDONS,
     KpiSettings,

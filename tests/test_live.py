@@ -11,10 +11,11 @@ import pytest
 import requests
 import websocket
 
-from console import create_app, signing
-from console.hub import SERVICE_RESTART
-from console.server import BackgroundServer
-from console.ui import dom_id
+from console import create_app
+from console.telnyx import signing
+from console.live.hub import SERVICE_RESTART
+from console.web.server import BackgroundServer
+from console.live.ui import dom_id
 from tests import event_factory as ev
 from tests.waiting import wait_for
 

@@ -6,11 +6,11 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from console import signing
-from console.events import console_event
-from console.hub import Subscription
-from console.metrics import endpoint_of
-from console.telnyx_errors import NotFoundError
+from console.telnyx import signing
+from console.telnyx.events import console_event
+from console.live.hub import Subscription
+from console.web.metrics import endpoint_of
+from console.telnyx.errors import NotFoundError
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
 
 
@@ -99,7 +99,7 @@ def test_reconciler_corrections_are_counted(tmp_path):
 def test_telnyx_requests_are_counted_by_endpoint_and_status(tmp_path):
     from flask import Flask, jsonify
 
-    from console.server import BackgroundServer
+    from console.web.server import BackgroundServer
 
     fake = Flask("fake-telnyx")
 
@@ -133,7 +133,7 @@ def test_endpoint_labels_hide_ids_and_names():
 
 
 def test_metrics_over_http_from_a_served_console(tmp_path):
-    from console.server import BackgroundServer
+    from console.web.server import BackgroundServer
 
     app = webhook_app(tmp_path / "console.db", signing.generate_signing_key())
     server = BackgroundServer(app).start()

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console import create_app
-from console.bus import get_bus
-from console.events import console_event
-from console.ui import dom_id, oob
+from console.ingest.bus import get_bus
+from console.telnyx.events import console_event
+from console.live.ui import dom_id, oob
 from tests import event_factory as ev
 
 CONFERENCE = "3b7c1f6a-8f1e-4a53-9d1a-0d4f5c2b7e11"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from console.app import create_app
-from console.bench_pages import build_large_state
-from console.bench_traffic import Traffic
-from console.events import parse_event
-from console.hub import Piece, Subscription, fragment_for
-from console.views.pages import DASHBOARD_CONFERENCE_LIMIT, queued_call_views
+from console.web.app import create_app
+from console.bench.pages import build_large_state
+from console.bench.traffic import Traffic
+from console.telnyx.events import parse_event
+from console.live.hub import Piece, Subscription, fragment_for
+from console.web.views.pages import DASHBOARD_CONFERENCE_LIMIT, queued_call_views
 
 
 def _app(tmp_path):

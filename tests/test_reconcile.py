@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from console.reconcile import Reconciler
-from console.telnyx import TelnyxClient
+from console.ingest.reconcile import Reconciler
+from console.telnyx.client import TelnyxClient
 from tests.live_servers import (  # noqa: F401
     LiveConsole,
     console_config,

@@ -10,13 +10,14 @@ import pytest
 import requests
 import websocket
 
-from console import create_app, signing
-from console.bench_traffic import Traffic
-from console.events import parse_event
-from console.hub import draw_changes
-from console.render_process import RenderFailed, RenderProcess
-from console.server import BackgroundServer
-from console.ui import dom_id
+from console import create_app
+from console.telnyx import signing
+from console.bench.traffic import Traffic
+from console.telnyx.events import parse_event
+from console.live.hub import draw_changes
+from console.live.render_process import RenderFailed, RenderProcess
+from console.web.server import BackgroundServer
+from console.live.ui import dom_id
 from tests import event_factory as ev
 from tests.test_live import CONFERENCE, LEG, now, receive_until
 from tests.waiting import wait_for

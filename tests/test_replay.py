@@ -15,9 +15,9 @@ import time
 import pytest
 import requests
 
-from console import signing
-from console.replay import SignatureLedger, signature_key
-from console.server import BackgroundServer
+from console.telnyx import signing
+from console.state.replay_ledger import SignatureLedger, signature_key
+from console.web.server import BackgroundServer
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
 from tests.sim_fixtures import ManualClock
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from console import signing
+from console.telnyx import signing
 
 BODY = json.dumps({"data": {"event_type": "call.answered", "id": "e1", "payload": {}}}).encode()
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask, request
 
-from console import signing
-from console.server import BackgroundServer
+from console.telnyx import signing
+from console.web.server import BackgroundServer
 from console.simulator.chaos import Chaos
 from console.simulator.delivery import WebhookDelivery
 from tests.waiting import wait_for

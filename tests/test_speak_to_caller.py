@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from telnyx import Telnyx
 
 from console import create_app
-from console.kpis import FORMULAS
+from console.queues.kpis import FORMULAS
 from console.simulator.app import create_rest_app
 from console.simulator.chaos import Chaos
-from console.telnyx import RateLimitError, TelnyxClient
-from console.timeline import timeline
-from console.users import add_user
+from console.telnyx.client import RateLimitError, TelnyxClient
+from console.state.timeline import timeline
+from console.access.users import add_user
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
 from tests.recording_server import RecordingServer, Reply
 from tests.signing_in import csrf_client, signed_in_client

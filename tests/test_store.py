@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.events import CONSOLE, Event, console_event, format_timestamp, parse_event
-from console.store import Store
+from console.telnyx.events import CONSOLE, Event, console_event, format_timestamp, parse_event
+from console.state.store import Store
 from tests import event_factory as f
 from tests.event_factory import at
 

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from console.audio_paths import audio_paths
-from console.supervision import reaches_more
-from console.telnyx import APITimeoutError
+from console.supervision.audio_paths import audio_paths
+from console.supervision.line import reaches_more
+from console.telnyx.client import APITimeoutError
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
 from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for

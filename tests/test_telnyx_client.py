@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import console
-from console.telnyx import (
+from console.telnyx.client import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,

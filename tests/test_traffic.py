@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from console import signing
+from console.telnyx import signing
 from console.simulator import Simulator
 from console.simulator.traffic import Traffic
 from console.simulator.world import World

@@ -6,7 +6,7 @@ import pytest
 
 from console import create_app
 from console.config import ConfigError
-from console.users import add_user, set_disabled
+from console.access.users import add_user, set_disabled
 from tests.signing_in import csrf_client
 
 PROXY = "10.0.0.5"

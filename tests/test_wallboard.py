@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console import create_app
-from console.alerts import get_watcher
-from console.bus import get_bus
+from console.queues.alerts import get_watcher
+from console.ingest.bus import get_bus
 from tests.event_factory import dequeued, enqueued
 
 

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from console import create_app, signing
+from console import create_app
+from console.telnyx import signing
 
 
 @pytest.fixture

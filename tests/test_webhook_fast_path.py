@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from console import signing
-from console.views import webhooks
-from console.views.webhooks import WebhookFastPath
+from console.telnyx import signing
+from console.web.views import webhooks
+from console.web.views.webhooks import WebhookFastPath
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
 
 

@@ -11,10 +11,11 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 from wsproto.extensions import PerMessageDeflate
 
-from console import create_app, ws_frames
-from console.bench_wire import Closed, WebSocketReader
-from console.server import BackgroundServer
-from console.ws_frames import Frame, compression_window, encode_message
+from console import create_app
+from console.live import frames as ws_frames
+from console.bench.wire import Closed, WebSocketReader
+from console.web.server import BackgroundServer
+from console.live.frames import Frame, compression_window, encode_message
 from tests.waiting import wait_for
 
 
@@ -114,7 +115,7 @@ def test_a_live_page_gets_its_snapshot_compressed_only_when_it_asked(tmp_path, d
 
 
 def test_a_live_pages_changes_are_written_by_the_hub_and_arrive_whole(tmp_path):
-    from console import signing
+    from console.telnyx import signing
     from tests.signed_webhooks import encode, envelope, post_signed, webhook_app
 
     key = signing.generate_signing_key()

@@ -16,13 +16,13 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from ..server import BackgroundServer
-from ..signing import generate_signing_key, load_signing_key, public_key_b64, signing_key_seed
-from .app import create_rest_app, release_held_requests
-from .chaos import Chaos
-from .delivery import WebhookDelivery
-from .traffic import Traffic
-from .world import World, WorldError
+from console.web.server import BackgroundServer
+from console.telnyx.signing import generate_signing_key, load_signing_key, public_key_b64, signing_key_seed
+from console.simulator.app import create_rest_app, release_held_requests
+from console.simulator.chaos import Chaos
+from console.simulator.delivery import WebhookDelivery
+from console.simulator.traffic import Traffic
+from console.simulator.world import World, WorldError
 
 log = logging.getLogger("console.simulator")
 

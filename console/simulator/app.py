@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import errors, validation
-from .chaos import Chaos
-from .errors import WorldError
-from .world import World
+from console.simulator import errors, validation
+from console.simulator.chaos import Chaos
+from console.simulator.errors import WorldError
+from console.simulator.world import World
 
 log = logging.getLogger(__name__)
 

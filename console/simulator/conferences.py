@@ -3,8 +3,8 @@ and the rules that end a conference (all left, host left, ended via API, time ex
 
 from __future__ import annotations
 
-from . import errors, validation
-from .records import FOUR_HOURS, Conference, Participant
+from console.simulator import errors, validation
+from console.simulator.records import FOUR_HOURS, Conference, Participant
 
 # Spec: these actions name the conference by id only; every other action takes an id or a name.
 BY_ID_ONLY = frozenset({"end", "gather_using_audio", "send_dtmf"})

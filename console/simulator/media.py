@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from . import errors
-from .records import Gather, Playback, Recording, iso
+from console.simulator import errors
+from console.simulator.records import Gather, Playback, Recording, iso
 
 SECONDS_PER_WORD = 0.4
 TAG = re.compile(r"<[^>]+>")

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from . import errors, validation
-from .errors import WorldError
-from .records import Queue, QueuedCall
+from console.simulator import errors, validation
+from console.simulator.errors import WorldError
+from console.simulator.records import Queue, QueuedCall
 
 CREATED_BY_REST = 300
 CREATED_BY_ENQUEUE = 100

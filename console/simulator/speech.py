@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from . import validation
-from .media import SECONDS_PER_WORD, TAG
-from .records import Call
+from console.simulator import validation
+from console.simulator.media import SECONDS_PER_WORD, TAG
+from console.simulator.records import Call
 
 
 @dataclass

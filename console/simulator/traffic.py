@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .world import World, WorldError
+from console.simulator.world import World, WorldError
 
 log = logging.getLogger("console.simulator.traffic")
 

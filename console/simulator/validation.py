@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from . import errors
+from console.simulator import errors
 
 REGIONS = ("Australia", "Europe", "Middle East", "US")
 BEEPS = ("always", "never", "on_enter", "on_exit")

@@ -21,13 +21,13 @@ import threading
 import time
 from collections import OrderedDict
 
-from . import audio, errors, validation, wav
-from .conferences import ConferenceOperations
-from .errors import WorldError
-from .media import MediaOperations
-from .queues import QueueOperations
-from .records import Call, iso, new_call_control_id, new_uuid
-from .speech import SpeechOperations
+from console.simulator import audio, errors, validation, wav
+from console.simulator.conferences import ConferenceOperations
+from console.simulator.errors import WorldError
+from console.simulator.media import MediaOperations
+from console.simulator.queues import QueueOperations
+from console.simulator.records import Call, iso, new_call_control_id, new_uuid
+from console.simulator.speech import SpeechOperations
 
 __all__ = ["World", "WorldError"]
 

@@ -1,0 +1,48 @@
+"""The console as the benchmark runs it: gunicorn's gthread worker on 127.0.0.1, no reconciler.
+
+Readers sign in as a single sign-on proxy would: the `X-Forwarded-User` header (READER_HEADERS),
+believed only from 127.0.0.1.
+
+Run as `python -m console.bench_server --port P --database PATH --public-key B64 --threads N`;
+the benchmark starts it as a subprocess and stops it by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+READER_HEADERS = {"X-Forwarded-User": "bench-reader"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until SIGTERM."""
+    parser = argparse.ArgumentParser(prog="console.bench_server")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--public-key", required=True)
+    parser.add_argument("--threads", type=int, default=160)
+    parser.add_argument("--tick-ms", type=int, default=100)
+    parser.add_argument("--render-process", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args(argv)
+
+    from console.web.app import create_app
+    from console.web.server import GunicornServer
+
+    def factory():
+        return create_app({
+            "CONSOLE_DATABASE": args.database,
+            "TELNYX_PUBLIC_KEY": args.public_key,
+            "TELNYX_BASE_URL": "http://127.0.0.1:9/v2",
+            "CONSOLE_SECRET_KEY": "bench-only-secret",
+            "CONSOLE_HUB_TICK_MS": args.tick_ms,
+            "CONSOLE_RENDER_PROCESS": args.render_process,
+            # The benchmark's readers sign in the way a single sign-on proxy on this machine would.
+            "CONSOLE_TRUSTED_HEADER_AUTH": True,
+            "CONSOLE_TRUSTED_PROXIES": "127.0.0.1",
+        })
+
+    GunicornServer(factory, bind=f"127.0.0.1:{args.port}", threads=args.threads).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""GET /live (WebSocket): a snapshot of what the page shows, then out-of-band fragments as things change.
+
+A page connects with `?watch=dashboard`, `?watch=ended`, `?watch=conference:<id>` or
+`?watch=queue:<name>`. The hub does the coalescing and fan-out; this module knows the pages:
+which atoms a changed key touches, which pages show each atom, and how to render it with the
+same macros the pages use.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Blueprint, current_app, get_template_attribute, request
+from simple_websocket import ConnectionClosed
+from simple_websocket import ConnectionError as SocketError
+
+from console.access.auth import socket_message_refusal
+from console.web.extensions import get_hub, get_store, sock
+from console.live.hub import Piece
+from console.live.ui import dom_id, oob
+from console.live.frames import compression_window, ping_frame, send_frame
+from console.web.views.pages import (
+    DASHBOARD_CONFERENCE_LIMIT,
+    conference_screen,
+    dashboard_screen,
+    ended_screen,
+    kpi_tiles,
+    participant_views,
+    queue_screen,
+    queued_call_views,
+    recording_view,
+)
+
+log = logging.getLogger("console.live")
+
+live = Blueprint("live", __name__)
+
+HEARTBEAT_SECONDS = 20.0
+MAX_DRAWN = 20_000
+POLICY_VIOLATION = 1008
+LIVE_STATUSES = ("init", "in_progress")
+
+
+def _macro(name: str):
+    return get_template_attribute("_macros.html", name)
+
+
+def _missing_queue(name: str) -> dict:
+    """What a queue page shows once its queue is gone."""
+    return {"name": name, "deleted": True, "current_size": 0, "max_size": None,
+            "average_wait_time_secs": None, "oldest_enqueued_at": None, "oldest_waiting": []}
+
+
+def split_keys(keys: set[str]) -> dict[str, set]:
+    """Sort change keys by entity; queued-call keys are split using the queue keys beside them."""
+    found: dict[str, set] = {"conference": set(), "participant": set(), "queue": set(),
+                             "queue_call": set(), "recording": set()}
+    queue_call_rests = []
+    for key in keys:
+        kind, _, rest = key.partition(":")
+        if kind == "participant":
+            conference_id, _, call_control_id = rest.partition(":")
+            found["participant"].add((conference_id, call_control_id))
+        elif kind == "queue_call":
+            queue_call_rests.append(rest)
+        elif kind in found:
+            found[kind].add(rest)
+    # Queue names may contain ':' and so may call_control_ids; the store always reports the queue
+    # key alongside, so the longest queue name that prefixes the rest is the right split.
+    for rest in queue_call_rests:
+        names = [name for name in found["queue"] if rest.startswith(name + ":")]
+        if names:
+            name = max(names, key=len)
+            found["queue_call"].add((name, rest[len(name) + 1:]))
+        else:
+            name, _, call_control_id = rest.partition(":")
+            found["queue"].add(name)
+            found["queue_call"].add((name, call_control_id))
+    return found
+
+
+class LiveCatalogue:
+    """The pages as the hub sees them: atoms per change, topics per atom, rendering, snapshots."""
+
+    def __init__(self):
+        self._memo: dict = {}
+        # Who each conference held at the last tick: a whispering supervisor's card names the people
+        # they whisper to, so when someone joins or leaves, those cards are rendered again.
+        self._rosters: dict[str, frozenset] = {}
+        # The last drawing of each atom with what it was drawn from, per URL prefix (see render).
+        self._drawn: dict[tuple, tuple] = {}
+
+    def _cached(self, key, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    # -- what changed -------------------------------------------------------------------------
+
+    def accepts(self, watch: str) -> bool:
+        kind, _, subject = watch.partition(":")
+        return watch in ("dashboard", "ended", "wallboard") or (kind in ("conference", "queue") and bool(subject))
+
+    def atoms(self, keys: set[str]) -> list[tuple]:
+        """The atoms the keys touch; also starts a new tick's memo of store reads."""
+        self._memo = {}
+        found = split_keys(keys)
+        atoms: list[tuple] = []
+        for conference_id in sorted(found["conference"]):
+            atoms += [("conference_row", conference_id), ("conference_header", conference_id),
+                      ("media_state", conference_id), ("ended_row", conference_id)]
+        touched = sorted(found["participant"])
+        for conference_id in sorted({conference_id for conference_id, _ in touched}):
+            touched += self._roster_change(conference_id)
+        for conference_id, call_control_id in sorted(set(touched)):
+            atoms.append(("participant", conference_id, call_control_id))
+        if found["recording"]:
+            for conference_id in sorted(found["conference"]):
+                for recording in self._recordings(conference_id):
+                    if recording["id"] in found["recording"]:
+                        atoms.append(("recording", conference_id, recording["id"]))
+        for name in sorted(found["queue"]):
+            atoms += [("queue_row", name), ("queue_header", name)]
+        for name, call_control_id in sorted(found["queue_call"]):
+            atoms.append(("queued_call", name, call_control_id))
+        if found["conference"]:
+            atoms += [("kpi", "conferences"), ("kpi", "recording")]
+        if found["queue"]:
+            atoms += [("kpi", "waiting"), ("kpi", "longest_wait")]
+        if found["queue"] or found["conference"] or found["participant"] or any(k.startswith("alert") for k in keys):
+            atoms.append(("wallboard_pulse",))
+        return atoms
+
+    def _participants(self, conference_id: str) -> list[dict]:
+        return self._cached(("participants", conference_id),
+                            lambda: participant_views(get_store().participants(conference_id)))
+
+    def _participant(self, conference_id: str, call_control_id: str) -> dict | None:
+        return next((p for p in self._participants(conference_id) if p["call_control_id"] == call_control_id), None)
+
+    def _roster_change(self, conference_id: str) -> list[tuple]:
+        """The whispering participants of a conference whose membership changed since the last tick."""
+        participants = self._participants(conference_id)
+        present = frozenset(p["call_control_id"] for p in participants)
+        before = self._rosters.get(conference_id)
+        if present:
+            self._rosters[conference_id] = present
+        else:
+            self._rosters.pop(conference_id, None)
+        if before == present:
+            return []
+        return [(conference_id, p["call_control_id"]) for p in participants if p.get("supervisor_role") == "whisper"]
+
+    def topics(self, atom: tuple) -> set[str]:
+        kind = atom[0]
+        if kind in ("conference_row", "queue_row", "kpi"):
+            return {"dashboard"}
+        if kind == "ended_row":
+            return {"ended"}
+        if kind == "wallboard_pulse":
+            return {"wallboard"}
+        if kind in ("conference_header", "media_state", "participant", "recording"):
+            return {f"conference:{atom[1]}"}
+        return {f"queue:{atom[1]}"}
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def _conference(self, conference_id: str):
+        return self._cached(("conference", conference_id), lambda: get_store().conference(conference_id))
+
+    def _recordings(self, conference_id: str):
+        return self._cached(("recordings", conference_id),
+                            lambda: [recording_view(r) for r in get_store().recordings(conference_id)])
+
+    def _queue(self, name: str):
+        return self._cached(("queue", name), lambda: get_store().queue(name))
+
+    def render(self, atom: tuple) -> Piece:
+        """The atom as it looks now; the last drawing when what it shows has not changed since."""
+        inputs = self._inputs(atom)
+        if inputs is None:
+            return self._draw(atom)
+        return self.drawing(atom, inputs, lambda: self._draw(atom))
+
+    def _draw(self, atom: tuple) -> Piece:
+        return getattr(self, f"_render_{atom[0]}")(*atom[1:])
+
+    def drawing(self, slot: Hashable, inputs, draw: Callable[[], Any]):
+        """`draw()`, or what it returned last time for this slot (and URL prefix) if `inputs` are equal."""
+        key = (request.script_root, slot)
+        held = self._drawn.get(key)
+        if held is not None and held[0] == inputs:
+            return held[1]
+        drawn = draw()
+        if len(self._drawn) >= MAX_DRAWN:
+            self._drawn.clear()
+        self._drawn[key] = (inputs, drawn)
+        return drawn
+
+    def _inputs(self, atom: tuple):
+        """Everything an atom's drawing depends on (None: always draw it).
+
+        A conference's key changes with each of its participants, and its row, header and status
+        line would be drawn again, equal but for the elapsed-time text the browser ticks anyway.
+        """
+        kind = atom[0]
+        if kind in ("conference_row", "conference_header", "media_state", "ended_row"):
+            return ("conference", self._conference(atom[1]))
+        if kind == "participant":
+            conference = self._conference(atom[1]) or {}
+            return (conference.get("name"), conference.get("status"), self._participant(atom[1], atom[2]))
+        if kind in ("queue_row", "queue_header"):
+            return ("queue", self._queue(atom[1]))
+        return None
+
+    def _render_conference_row(self, conference_id):
+        conference = self._conference(conference_id)
+        live_now = conference is not None and conference["status"] in LIVE_STATUSES
+        html = _macro("conference_row")(conference) if live_now else None
+        order = (1, (conference or {}).get("created_at") or "")
+        return Piece(dom_id("conference", conference_id), html, "conference-rows", "afterbegin", "tbody", order,
+                     DASHBOARD_CONFERENCE_LIMIT)
+
+    def _render_ended_row(self, conference_id):
+        conference = self._conference(conference_id)
+        ended = conference is not None and conference["status"] == "completed"
+        html = _macro("ended_row")(conference) if ended else None
+        order = (1, (conference or {}).get("ended_at") or "")
+        return Piece(dom_id("ended", conference_id), html, "ended-rows", "afterbegin", "tbody", order)
+
+    def _render_conference_header(self, conference_id):
+        conference = self._conference(conference_id)
+        html = _macro("conference_header")(conference) if conference else None
+        return Piece(dom_id("conference-header", conference_id), html, order=(0, ""))
+
+    def _render_media_state(self, conference_id):
+        # Only the status line is pushed: the forms around it keep what a supervisor is typing.
+        conference = self._conference(conference_id)
+        render = get_template_attribute("_controls.html", "conference_media_state")
+        html = render(conference) if conference else None
+        return Piece(dom_id("media-state", conference_id), html, order=(0, ""))
+
+    def _render_participant(self, conference_id, call_control_id):
+        conference = self._conference(conference_id)
+        participant = self._participant(conference_id, call_control_id)
+        html = _macro("participant_card")(conference, participant) if conference and participant else None
+        order = (2, (participant or {}).get("joined_at") or "")
+        return Piece(dom_id("participant", conference_id, call_control_id), html, "participant-cards",
+                     "beforeend", "div", order)
+
+    def _render_recording(self, conference_id, recording_id):
+        recording = next((r for r in self._recordings(conference_id) if r["id"] == recording_id), None)
+        html = _macro("recording_item")(recording) if recording else None
+        order = (3, (recording or {}).get("started_at") or "")
+        return Piece(dom_id("recording", recording_id), html, "recording-list", "beforeend", "ul", order)
+
+    def _render_queue_row(self, name):
+        queue = self._queue(name)
+        html = _macro("queue_row")(queue) if queue else None
+        return Piece(dom_id("queue", name), html, "queue-rows", "beforeend", "tbody", (2, name))
+
+    def _render_queue_header(self, name):
+        queue = self._queue(name) or _missing_queue(name)
+        return Piece(dom_id("queue-header", name), _macro("queue_header")(queue), order=(0, ""))
+
+    def _render_queued_call(self, name, call_control_id):
+        queue = self._queue(name) or _missing_queue(name)
+        calls = self._cached(("queued_calls", name),
+                             lambda: queued_call_views(get_store(), get_store().queue_calls(name)))
+        queued = next((call for call in calls if call["call_control_id"] == call_control_id), None)
+        html = _macro("queued_call_row")(queue, queued) if queued else None
+        order = (3, (queued or {}).get("enqueued_at") or "")
+        return Piece(dom_id("queued-call", name, call_control_id), html, "queued-call-rows", "beforeend", "tbody",
+                     order)
+
+    def _render_wallboard_pulse(self):
+        return Piece("wallboard-pulse", wallboard_pulse(), order=(0, ""))
+
+    def _render_kpi(self, key):
+        figures = self._cached("kpis", lambda: kpi_tiles(get_store().live_conferences(), get_store().queues()))
+        tile = next(tile for tile in figures if tile["key"] == key)
+        return Piece(dom_id("kpi", key), _macro("kpi_tile")(tile), order=(0, key))
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def snapshot(self, watch: str) -> tuple[list[str], set[str]]:
+        """Everything the page shows, as OOB replacements, and the list items it now holds."""
+        self._memo = {}
+        store = get_store()
+        kind, _, subject = watch.partition(":")
+        if watch == "dashboard":
+            screen = dashboard_screen(store)
+            parts = [oob(_macro("kpi_tile")(tile)) for tile in screen["kpis"]]
+            parts += [oob(_macro("conference_rows")(screen["conferences"])), oob(_macro("queue_rows")(screen["queues"]))]
+            shown = {dom_id("conference", c["id"]) for c in screen["conferences"]}
+            shown |= {dom_id("queue", q["name"]) for q in screen["queues"]}
+        elif watch == "wallboard":
+            return [wallboard_pulse()], set()
+        elif watch == "ended":
+            screen = ended_screen(store)
+            parts = [oob(_macro("ended_rows")(screen["conferences"]))]
+            shown = {dom_id("ended", c["id"]) for c in screen["conferences"]}
+        elif kind == "conference":
+            screen = conference_screen(store, subject)
+            if screen is None:
+                return [], set()
+            conference = screen["conference"]
+            parts = [oob(_macro("conference_header")(conference)),
+                     oob(_macro("participant_cards")(conference, screen["participants"])),
+                     oob(_macro("recording_list")(screen["recordings"]))]
+            shown = {dom_id("participant", subject, p["call_control_id"]) for p in screen["participants"]}
+            shown |= {dom_id("recording", r["id"]) for r in screen["recordings"]}
+        else:
+            screen = queue_screen(store, subject) or {"queue": _missing_queue(subject), "queued_calls": []}
+            parts = [oob(_macro("queue_header")(screen["queue"])),
+                     oob(_macro("queued_call_rows")(screen["queue"], screen["queued_calls"]))]
+            shown = {dom_id("queued-call", subject, q["call_control_id"]) for q in screen["queued_calls"]}
+        return [str(part) for part in parts], shown
+
+
+def wallboard_pulse() -> str:
+    """Tells wallboards that queue figures changed; they reload their board (see static/wallboard.js)."""
+    return f'<span id="wallboard-pulse" hx-swap-oob="true" hidden data-at="{time.time():.3f}"></span>'
+
+
+def _heartbeat() -> list[str]:
+    """A tiny frame proving the connection is alive when nothing has changed for a while."""
+    return ['<span id="live-heartbeat" hx-swap-oob="true" hidden></span>']
+
+
+@sock.route("/live", bp=live)
+def socket(ws):
+    """Stream the page's snapshot and then its changes until the browser or the server goes away.
+
+    This thread is the socket's only blocking writer: frames the hub could not write at once,
+    heartbeats, refusals and pings. simple_websocket's reader thread would otherwise send its own
+    pings (its ``ping_interval``, left off), which could land inside a frame the hub had only half
+    written. A page that has not answered the previous ping by the next one is gone: the socket is
+    closed and its thread freed.
+    """
+    watch = request.args.get("watch", "dashboard")
+    hub = get_hub()
+    try:
+        subscription = hub.subscribe(watch, request.script_root)
+    except ValueError:
+        ws.close(reason=POLICY_VIOLATION, message="unknown watch")
+        return
+    except RuntimeError:
+        ws.close(reason=1012, message="server restarting")
+        return
+    # Every data message goes out through ws_frames, compressed the same way for every page. The
+    # hub writes frames itself while this socket keeps up; this thread writes what it could not.
+    window = compression_window(ws)
+    subscription.attach(ws.sock, window)
+    ping_every = float(current_app.config.get("CONSOLE_WS_PING_SECONDS") or 0)
+    pinged_at = time.monotonic()
+    try:
+        while ws.connected and not subscription.closed:
+            frame = subscription.next_frame(timeout=min(0.5, ping_every or 0.5))
+            refusals = []
+            while (message := ws.receive(timeout=0)) is not None:
+                refusal = socket_message_refusal(message)  # commands go over HTTP; a viewer's are refused
+                if refusal is not None:
+                    refusals.append(refusal)
+            now = time.monotonic()
+            ping = ping_every > 0 and now - pinged_at >= ping_every
+            if ping:
+                if not ws.pong_received:  # the page never answered the last ping: it is gone
+                    subscription.close(POLICY_VIOLATION)
+                    break
+                ws.pong_received, pinged_at = False, now
+            if frame is None and now - subscription.written_at >= HEARTBEAT_SECONDS:
+                frame = _heartbeat()
+            if frame is None and not refusals and not ping:
+                continue
+            backlog = subscription.claim()
+            try:
+                for queued in ([frame] if frame is not None else []) + backlog:
+                    send_frame(ws, queued, window)
+                if refusals:
+                    send_frame(ws, refusals, window)
+                if ping:
+                    ws.sock.sendall(ping_frame())
+            finally:
+                subscription.sent()
+    except (ConnectionClosed, SocketError, OSError):
+        pass  # the browser went away (a reset socket raises a plain ConnectionResetError)
+    finally:
+        hub.unsubscribe(subscription)
+    if subscription.close_code is not None and ws.connected:
+        try:
+            if subscription.close_code == POLICY_VIOLATION:
+                ws.sock.settimeout(2.0)  # a peer that stopped reading must not hold this thread on the close
+                reason = "no answer to ping"
+            else:
+                reason = "server restarting"
+            ws.close(reason=subscription.close_code, message=reason)
+        except (ConnectionClosed, SocketError, OSError):
+            pass

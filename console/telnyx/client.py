@@ -1,0 +1,428 @@
+"""A thin client for the Telnyx conference, queue and call-leg REST API.
+
+One ``requests.Session`` carries every request; the base URL, bearer auth, JSON
+headers, timeout and retry policy live here so views only name the command.
+Errors are typed with the official SDK's names and chosen in one place,
+:func:`error_for`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from console.telnyx.errors import (
+    ErrorDetail,
+    TelnyxError,
+    APIConnectionError,
+    APITimeoutError,
+    APIStatusError,
+    BadRequestError,
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+    ConflictError,
+    UnprocessableEntityError,
+    RateLimitError,
+    InternalServerError,
+    STATUS_ERRORS,
+    error_for,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
+INITIAL_RETRY_WAIT = 0.5
+# RFC 3986 pchar minus the unreserved set quote() already keeps: ':' and '@' stay raw.
+PATH_SAFE = "!$&'()*+,;=:@"
+
+
+def _segment(value: Any) -> str:
+    """Percent-encode one path segment; refuse values that would change the path's shape."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ValueError(f"{text!r} cannot be used as a Telnyx id or name")
+    return quote(text, safe=PATH_SAFE)
+
+
+def _query_value(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _compact(fields: dict) -> dict:
+    """Drop options the caller left as None, so Telnyx applies its defaults."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Adds the API key as a bearer token without ever showing it in a repr."""
+
+    def __init__(self, api_key: str):
+        self._api_key = api_key
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._api_key}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(api_key=[redacted])"
+
+
+class TelnyxClient:
+    """Speaks to Telnyx (or the bundled simulator) for the console; one instance per app."""
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = 10.0,
+        max_retries: int = 2,
+        max_retry_wait: float = 8.0,
+        on_retry: Callable[[int, float, TelnyxError], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        from console import __version__
+
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self.on_retry = on_retry
+        self._api_key = api_key
+        self._auth = _BearerAuth(api_key) if api_key else None
+        self._sleep = sleep
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._headers = {
+            "Accept": "application/json",
+            "User-Agent": f"supervisor-console/{__version__}",
+        }
+
+    def __repr__(self) -> str:
+        return f"TelnyxClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        """Release pooled connections, unless the session belongs to the caller."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> TelnyxClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- transport -----------------------------------------------------------------
+
+    def _request(self, method: str, segments: tuple, *, params=None, body=None):
+        """Send one call with retries and return the decoded JSON body, or None when empty."""
+        path = "/" + "/".join(_segment(s) for s in segments)
+        # A POST is only safe to repeat when Telnyx can recognise the repeat by command_id.
+        repeatable = method != "POST" or bool(body and body.get("command_id"))
+        attempt = 0
+        while True:
+            response = None
+            try:
+                response = self._session.request(
+                    method, self.base_url + path, params=params, json=body,
+                    headers=self._headers, auth=self._auth, timeout=self.timeout,
+                )
+            except requests.Timeout as exc:
+                error = APITimeoutError(f"Telnyx did not answer {method} {path} in time ({_name(exc)})")
+                error.__cause__ = exc
+            except requests.RequestException as exc:
+                error = APIConnectionError(f"could not reach Telnyx for {method} {path} ({_name(exc)})")
+                error.__cause__ = exc
+            else:
+                log.debug("Telnyx %s %s -> %s", method, path, response.status_code)
+                if response.status_code < 400:
+                    return self._decode(response, method, path)
+                error = error_for(response, redact=self._api_key)
+            if not repeatable or attempt >= self.max_retries or not _should_retry(response):
+                raise error
+            attempt += 1
+            wait = self._retry_wait(attempt, response)
+            log.warning("Telnyx %s %s failed (%s); retry %d of %d in %.2f s",
+                        method, path, error, attempt, self.max_retries, wait)
+            if self.on_retry is not None:
+                self.on_retry(attempt, wait, error)
+            self._sleep(wait)
+
+    @staticmethod
+    def _decode(response: requests.Response, method: str, path: str):
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise TelnyxError(f"Telnyx answered {method} {path} with a body that is not JSON") from None
+
+    def _retry_wait(self, attempt: int, response: requests.Response | None) -> float:
+        """Seconds to wait before retry number ``attempt``: the server's hint, else jittered backoff."""
+        hinted = _retry_after(response) if response is not None else None
+        if hinted is None:
+            hinted = min(INITIAL_RETRY_WAIT * 2 ** (attempt - 1), self.max_retry_wait)
+            hinted *= 1 - 0.25 * random.random()
+        return min(hinted, self.max_retry_wait)
+
+    def _call(self, method: str, *segments, params=None, body=None):
+        """Send a request and unwrap the ``data`` envelope."""
+        decoded = self._request(method, segments, params=params, body=body)
+        return decoded.get("data") if isinstance(decoded, dict) and "data" in decoded else decoded
+
+    def _command(self, *segments, **fields):
+        """POST a command whose schema has ``command_id``, minting one so retries are safe."""
+        body = _compact(fields)
+        body.setdefault("command_id", str(uuid.uuid4()))
+        return self._call("POST", *segments, body=body)
+
+    def _pages(self, segments: tuple, filters: dict, page_size: int) -> Iterator[dict]:
+        """Yield every item of a page-number list, stopping at ``meta.total_pages``."""
+        number = 1
+        while True:
+            params = {k: _query_value(v) for k, v in _compact(filters).items()}
+            params.update({"page[number]": str(number), "page[size]": str(page_size)})
+            envelope = self._request("GET", segments, params=params) or {}
+            items = envelope.get("data") if isinstance(envelope, dict) else None
+            meta = envelope.get("meta") if isinstance(envelope, dict) else None
+            if not isinstance(items, list):
+                return
+            meta = meta if isinstance(meta, dict) else {}
+            reported = meta.get("page_number")
+            # A server that ignores page[number] would otherwise hand back page 1 again.
+            if _is_int(reported) and reported != number:
+                return
+            yield from items
+            total = meta.get("total_pages")
+            if not items or not _is_int(total) or number >= total:
+                return
+            number += 1
+
+    # -- conferences -----------------------------------------------------------------
+
+    def list_conferences(self, name=None, status=None, region=None, *,
+                         page_size: int = 250) -> Iterator[dict]:
+        """Every conference, newest expiry first, optionally filtered by exact name or status."""
+        filters = {"filter[name]": name, "filter[status]": status, "region": region}
+        return self._pages(("conferences",), filters, page_size)
+
+    def create_conference(self, call_control_id, name, **options) -> dict:
+        """Start a conference around an answered call."""
+        return self._command("conferences", call_control_id=call_control_id, name=name, **options)
+
+    def retrieve_conference(self, conference_id, *, region=None) -> dict:
+        """One conference by id."""
+        return self._call("GET", "conferences", conference_id, params=_compact({"region": region}))
+
+    def list_participants(self, conference_id, muted=None, on_hold=None, whispering=None,
+                          *, region=None, page_size: int = 250) -> Iterator[dict]:
+        """Every participant of a conference, optionally filtered by mute, hold or whisper state."""
+        filters = {"filter[muted]": muted, "filter[on_hold]": on_hold,
+                   "filter[whispering]": whispering, "region": region}
+        return self._pages(("conferences", conference_id, "participants"), filters, page_size)
+
+    def retrieve_participant(self, conference_id, participant_id) -> dict:
+        """One participant, by id or label."""
+        return self._call("GET", "conferences", conference_id, "participants", participant_id)
+
+    def update_participant(self, conference_id, participant_id, **fields) -> dict:
+        """Change a participant's beep and end-on-exit settings."""
+        return self._call("PATCH", "conferences", conference_id, "participants", participant_id,
+                          body=_compact(fields))
+
+    # -- conference actions ------------------------------------------------------------
+
+    def _action(self, conference_id, action, **fields) -> dict:
+        """POST an action whose schema has no ``command_id``; it is therefore never retried."""
+        return self._call("POST", "conferences", conference_id, "actions", action, body=_compact(fields))
+
+    def end_conference(self, conference_id, **options) -> dict:
+        """End the conference for everyone."""
+        return self._command("conferences", conference_id, "actions", "end", **options)
+
+    def gather_using_audio(self, conference_id, call_control_id, **options) -> dict:
+        """Play audio to one participant and collect DTMF digits."""
+        return self._action(conference_id, "gather_using_audio", call_control_id=call_control_id, **options)
+
+    def hold(self, conference_id, **options) -> dict:
+        """Put participants on hold (everyone when ``call_control_ids`` is empty)."""
+        return self._action(conference_id, "hold", **options)
+
+    def unhold(self, conference_id, call_control_ids, **options) -> dict:
+        """Take the given participants off hold."""
+        return self._action(conference_id, "unhold", call_control_ids=call_control_ids, **options)
+
+    def join(self, conference_id, call_control_id, **options) -> dict:
+        """Join a call to the conference, e.g. a supervisor line with a ``supervisor_role``."""
+        return self._command("conferences", conference_id, "actions", "join",
+                             call_control_id=call_control_id, **options)
+
+    def leave(self, conference_id, call_control_id, **options) -> dict:
+        """Remove a call from the conference without hanging it up."""
+        return self._command("conferences", conference_id, "actions", "leave",
+                             call_control_id=call_control_id, **options)
+
+    def mute(self, conference_id, **options) -> dict:
+        """Mute participants (everyone when ``call_control_ids`` is empty)."""
+        return self._action(conference_id, "mute", **options)
+
+    def unmute(self, conference_id, **options) -> dict:
+        """Unmute participants (everyone when ``call_control_ids`` is empty)."""
+        return self._action(conference_id, "unmute", **options)
+
+    def play(self, conference_id, **options) -> dict:
+        """Play an audio URL or stored media into the conference."""
+        return self._action(conference_id, "play", **options)
+
+    def stop(self, conference_id, **options) -> dict:
+        """Stop audio being played into the conference."""
+        return self._action(conference_id, "stop", **options)
+
+    def speak(self, conference_id, payload, voice, **options) -> dict:
+        """Speak text into the conference."""
+        return self._command("conferences", conference_id, "actions", "speak",
+                             payload=payload, voice=voice, **options)
+
+    def send_dtmf(self, conference_id, digits, **options) -> dict:
+        """Send DTMF tones to participants."""
+        return self._action(conference_id, "send_dtmf", digits=digits, **options)
+
+    def record_start(self, conference_id, format, **options) -> dict:
+        """Start recording the conference as wav or mp3."""
+        return self._command("conferences", conference_id, "actions", "record_start",
+                             format=format, **options)
+
+    def record_stop(self, conference_id, **options) -> dict:
+        """Stop recording the conference."""
+        return self._command("conferences", conference_id, "actions", "record_stop", **options)
+
+    def record_pause(self, conference_id, **options) -> dict:
+        """Pause the conference recording."""
+        return self._command("conferences", conference_id, "actions", "record_pause", **options)
+
+    def record_resume(self, conference_id, **options) -> dict:
+        """Resume a paused conference recording."""
+        return self._command("conferences", conference_id, "actions", "record_resume", **options)
+
+    def update(self, conference_id, call_control_id, supervisor_role, **options) -> dict:
+        """Change a participant's supervisor role (barge, monitor, none or whisper)."""
+        return self._command("conferences", conference_id, "actions", "update",
+                             call_control_id=call_control_id, supervisor_role=supervisor_role, **options)
+
+    # -- queues ----------------------------------------------------------------------
+
+    def list_queues(self, *, page_size: int = 250) -> Iterator[dict]:
+        """Every call queue."""
+        return self._pages(("queues",), {}, page_size)
+
+    def create_queue(self, queue_name, max_size=None) -> dict:
+        """Create a queue; not retried, because the request has no command_id."""
+        return self._call("POST", "queues", body=_compact({"queue_name": queue_name, "max_size": max_size}))
+
+    def retrieve_queue(self, name) -> dict:
+        """One queue by name."""
+        return self._call("GET", "queues", name)
+
+    def update_queue(self, name, max_size) -> dict:
+        """Change a queue's maximum size (Telnyx uses POST for this)."""
+        return self._call("POST", "queues", name, body={"max_size": max_size})
+
+    def delete_queue(self, name) -> None:
+        """Delete a queue."""
+        return self._call("DELETE", "queues", name)
+
+    def list_queue_calls(self, name, *, page_size: int = 250) -> Iterator[dict]:
+        """Every call waiting in a queue."""
+        return self._pages(("queues", name, "calls"), {}, page_size)
+
+    def retrieve_queue_call(self, name, call_control_id) -> dict:
+        """One queued call."""
+        return self._call("GET", "queues", name, "calls", call_control_id)
+
+    def update_queue_call(self, name, call_control_id, keep_after_hangup) -> None:
+        """Say whether a queued call keeps its place after it hangs up."""
+        return self._call("PATCH", "queues", name, "calls", call_control_id,
+                          body={"keep_after_hangup": keep_after_hangup})
+
+    def remove_queue_call(self, name, call_control_id) -> None:
+        """Remove a call that is no longer alive from a queue."""
+        return self._call("DELETE", "queues", name, "calls", call_control_id)
+
+    def enqueue(self, call_control_id, queue_name, **options) -> dict:
+        """Put a call into a queue, creating the queue if needed."""
+        return self._command("calls", call_control_id, "actions", "enqueue", queue_name=queue_name, **options)
+
+    def leave_queue(self, call_control_id, **options) -> dict:
+        """Take a call out of its queue."""
+        return self._command("calls", call_control_id, "actions", "leave_queue", **options)
+
+    # -- call legs -------------------------------------------------------------------
+
+    def dial(self, connection_id, to, from_, **options) -> dict:
+        """Dial a new leg, such as the supervisor line."""
+        return self._command("calls", connection_id=connection_id, to=to, **{"from": from_}, **options)
+
+    def retrieve_call(self, call_control_id) -> dict:
+        """A call leg's status."""
+        return self._call("GET", "calls", call_control_id)
+
+    def hangup(self, call_control_id, **options) -> dict:
+        """Hang up a call leg."""
+        return self._command("calls", call_control_id, "actions", "hangup", **options)
+
+    def speak_to_call(self, call_control_id, payload, voice, **options) -> dict:
+        """Speak text to one call leg only, e.g. a caller waiting in a queue (no conference needed)."""
+        return self._command("calls", call_control_id, "actions", "speak", payload=payload, voice=voice, **options)
+
+
+def _name(exc: Exception) -> str:
+    return type(exc).__name__
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _should_retry(response: requests.Response | None) -> bool:
+    """Whether a failure is worth repeating; the server's ``x-should-retry`` wins."""
+    if response is None:
+        return True
+    verdict = response.headers.get("x-should-retry", "").lower()
+    if verdict in ("true", "false"):
+        return verdict == "true"
+    return response.status_code in (408, 409, 429) or response.status_code >= 500
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The server's requested wait in seconds, from the first usable rate-limit header."""
+    headers = response.headers
+    for name, unit in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = _seconds(headers.get(name))
+        if value is not None:
+            return value / unit
+    when = email.utils.parsedate_tz(headers.get("retry-after") or "")
+    if when is not None:
+        return max(0.0, email.utils.mktime_tz(when) - time.time())
+    if response.status_code == 429:
+        return _seconds(headers.get("x-ratelimit-reset"))
+    return None
+
+
+def _seconds(raw: str | None) -> float | None:
+    """A non-negative finite number from a header, or None."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value >= 0 else None

@@ -1,0 +1,62 @@
+"""Subsystems built once per app and kept in app.extensions, each reached by one accessor."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_sock import Sock
+
+from console.ingest.bus import EventBus
+from console.state.store import Store
+from console.telnyx.client import TelnyxClient
+
+# The /live WebSocket route hangs off this (see views/live.py); constructing it does nothing.
+sock = Sock()
+
+
+def init_app(app: Flask) -> None:
+    """Open the store, wire the bus to it, and build the Telnyx client."""
+    store = Store(app.config["CONSOLE_DATABASE"])
+    store.migrate()
+    app.extensions["console.store"] = store
+    EventBus().init_app(app, store)
+    app.extensions["console.telnyx"] = TelnyxClient(
+        app.config.get("TELNYX_API_KEY"),
+        app.config["TELNYX_BASE_URL"],
+        timeout=app.config["CONSOLE_TELNYX_TIMEOUT"],
+    )
+    _init_live(app)
+
+
+def _init_live(app: Flask) -> None:
+    """Template helpers, the WebSocket extension and the live hub (its thread starts on first use)."""
+    from console.live import ui
+    from console.live.hub import Hub
+    from console.live.catalogue import LiveCatalogue
+
+    ui.init_app(app)
+    sock.init_app(app)
+    # No ping_interval: simple_websocket's reader thread would write pings while the hub writes
+    # frames; the socket's own thread pings instead (CONSOLE_WS_PING_SECONDS, views/live.py).
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    tick = float(app.config.get("CONSOLE_HUB_TICK_MS") or 100) / 1000
+    hub = Hub(app, LiveCatalogue(), tick=tick)
+    app.extensions["console.hub"] = hub
+    app.extensions["console.bus"].subscribe(hub.notify)
+    from console.web import metrics
+
+    metrics.init_app(app)
+
+
+def get_store() -> Store:
+    """The current app's store."""
+    return current_app.extensions["console.store"]
+
+
+def get_telnyx() -> TelnyxClient:
+    """The current app's Telnyx client."""
+    return current_app.extensions["console.telnyx"]
+
+
+def get_hub():
+    """The current app's live hub."""
+    return current_app.extensions["console.hub"]

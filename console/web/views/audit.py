@@ -1,0 +1,89 @@
+"""The audit page and its CSV export: who did what, filtered by user, action, conference and time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from console.access.audit import csv_text
+from console.web.extensions import get_store
+
+audit = Blueprint("audit", __name__)
+
+PAGE_LIMIT = 500
+
+
+@dataclass
+class Filters:
+    """The filters from the query string, what they mean for the store, and any the page could not read."""
+
+    args: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("CONSOLE_TIMEZONE") or "UTC")
+
+
+def _moment(text: str, label: str, filters: Filters) -> datetime | None:
+    """A datetime-local value in the console's time zone, as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        filters.problems.append(f"“{text}” is not a date and time, so the {label} filter was left out.")
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone())
+    return moment.astimezone(UTC)
+
+
+def read_filters() -> Filters:
+    """Filters from ?user=&action=&conference=&since=&until= (times in CONSOLE_TIMEZONE)."""
+    filters = Filters()
+    for arg, column in (("user", "user_name"), ("action", "action"), ("conference", "conference_id")):
+        value = request.args.get(arg, "").strip()
+        if value:
+            filters.args[arg] = value
+            filters.query[column] = value
+    for arg, label in (("since", "from"), ("until", "until")):
+        value = request.args.get(arg, "").strip()
+        if value:
+            filters.args[arg] = value
+            moment = _moment(value, label, filters)
+            if moment is not None:
+                filters.query[arg] = moment
+    return filters
+
+
+def local_time(value: str | None) -> str:
+    """An audit timestamp as a date and time in the console's time zone."""
+    if not value:
+        return "—"
+    return datetime.fromisoformat(value).astimezone(_zone()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@audit.get("/audit")
+def page():
+    """The newest audit entries matching the filters (the results alone for an htmx request)."""
+    filters = read_filters()
+    store = get_store()
+    context = {"entries": store.audit_entries(**filters.query, limit=PAGE_LIMIT), "filters": filters,
+               "choices": store.audit_choices(), "limit": PAGE_LIMIT, "local_time": local_time,
+               "zone": current_app.config.get("CONSOLE_TIMEZONE") or "UTC", "page_name": "audit"}
+    if request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted"):
+        return render_template("_audit.html", **context)
+    return render_template("audit.html", **context)
+
+
+@audit.get("/audit.csv")
+def export():
+    """Every entry matching the filters, as CSV."""
+    filters = read_filters()
+    entries = get_store().audit_entries(**filters.query, limit=None)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(csv_text(entries), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})

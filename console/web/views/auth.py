@@ -1,0 +1,49 @@
+"""The login page, and signing out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from console.access.auth import current_user, sign_in, sign_out
+from console.web.extensions import get_store
+from console.access.session_cookie import cookie_secure
+from console.access.users import verify_password
+
+auth = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside this console is a place to go back to, never another site."""
+    root = request.script_root
+    if (target and target.startswith(root + "/") and not target.startswith("//") and "\\" not in target
+            and not any(ord(c) < 32 for c in target)):
+        return target
+    return url_for("pages.dashboard")
+
+
+def _login_page(status: int = 200, *, error: str | None = None, name: str = ""):
+    insecure = cookie_secure(current_app.config) and request.scheme != "https"
+    page = render_template("login.html", page_name="login", user=current_user(), error=error, name=name,
+                           next_url=_safe_next(request.values.get("next")), insecure=insecure)
+    return page, status
+
+
+@auth.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with a name and password (the page also says who is signed in already)."""
+    if request.method == "GET":
+        return _login_page()
+    name = (request.form.get("name") or "").strip()
+    user = verify_password(get_store(), name, request.form.get("password"))
+    if user is None:
+        current_app.logger.warning("failed sign-in for %r from %s", name[:64], request.remote_addr)
+        return _login_page(401, error="That name and password do not match an enabled user.", name=name)
+    sign_in(user)
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@auth.post("/logout")
+def logout():
+    """Forget the session and go back to the login page."""
+    sign_out()
+    return redirect(url_for("auth.login"), code=303)

@@ -1,0 +1,139 @@
+"""GET /wallboard: a dark, control-free board of queue figures for a TV in kiosk mode or an iframe.
+
+The page holds one board fragment that reloads itself from /wallboard/board whenever the live hub
+says queues changed (topic ``wallboard``) and every few seconds anyway, so it heals after a network
+loss without anyone touching it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, current_app, render_template, request
+
+from console.queues.alerts import (
+    LEVELS,
+    alert_clear_seconds,
+    alert_min_calls,
+    evaluate,
+    get_watcher,
+    parse_thresholds,
+    queue_level,
+    shown_states,
+    thresholds_for,
+    worse,
+)
+from console.queues.charts import describe_series, hour_series, sparkline
+from console.web.extensions import get_store
+from console.queues.figures import events_for, figures_now, kpi_settings
+from console.queues.kpis import ALL_QUEUES, FORMULA_WITH_ABANDONS, FORMULAS, QueueFigures, combine
+
+wallboard = Blueprint("wallboard", __name__)
+
+REFRESH_SECONDS = 5
+
+
+def selected_queues(text: str | None) -> list[str]:
+    """The ?queues=Sales,Support filter as a list (empty means every queue)."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def tile_level(states: Mapping, name: str) -> str:
+    """A queue tile's level (its worst metric), or the overall tile's (the worst of all)."""
+    if name != ALL_QUEUES:
+        return queue_level(states, name)
+    return max((state[0] for state in states.values()), key=LEVELS.index, default="ok")
+
+
+def tile_view(figure, states: dict, series: dict, settings, fresh: Mapping | None = None) -> dict:
+    """One queue's (or the overall) tile: figures, alert level per metric and its sparklines.
+
+    ``fresh`` is what the figures alone say; when the shown level is worse, an alert is being held
+    and the tile says it is recovering.
+    """
+    figures = figure.as_dict()
+    name = figure.queue
+    level = tile_level(states, name)
+    levels = {metric: state[0] for (queue, metric), state in states.items() if queue == name}
+    depth = series.get(name, {}).get("depth", [])
+    service = series.get(name, {}).get("service_level", [])
+    label = "all queues" if name == ALL_QUEUES else name
+    sl_formula = FORMULAS["service_level_abandons" if settings.formula == FORMULA_WITH_ABANDONS else "service_level"]
+    return {
+        **figures,
+        "name": name,
+        "label": "All queues" if name == ALL_QUEUES else name,
+        "level": level,
+        "recovering": fresh is not None and worse(level, tile_level(fresh, name)),
+        "levels": levels,
+        "oldest_enqueued_at": figure.oldest_enqueued_at,
+        "sl_formula": sl_formula,
+        "depth_chart": sparkline(depth, f"Callers waiting in {label}, last hour",
+                                 describe_series("callers waiting", depth), css_class="sparkline spark-depth"),
+        "sl_chart": sparkline(service, f"Service level in {label}, last hour",
+                              describe_series("service level", service, "%"), top=100,
+                              css_class="sparkline spark-sl"),
+    }
+
+
+def board_screen(store, config, queues: list[str], now: datetime | None = None, held: Mapping | None = None) -> dict:
+    """Everything the board shows: an overall tile and one tile per (selected) queue.
+
+    ``held`` is the alert watcher's recorded levels: an alert it still holds keeps its tile's colour.
+    """
+    now = now or datetime.now(UTC)
+    settings = kpi_settings(config)
+    figures = figures_now(store, config, now)
+    series = hour_series(events_for(store, now - timedelta(hours=1), now), now, settings)
+    table = parse_thresholds(config.get("CONSOLE_ALERT_THRESHOLDS") or "")
+    fresh = evaluate(figures, table, alert_min_calls(config))
+    states = shown_states(fresh, held or {})
+    names = sorted(name for name in figures if name != ALL_QUEUES)
+    if queues:
+        names = [name for name in names if name in queues] + [name for name in queues if name not in figures]
+    tiles = []
+    for name in names:
+        figure = figures.get(name)
+        if figure is None:
+            figure = QueueFigures(name, settings.target_for(name), formula=settings.formula)
+        tile = tile_view(figure, states, series, settings, fresh)
+        tile["thresholds"] = thresholds_for(table, name)
+        tiles.append(tile)
+    overall_figures = figures[ALL_QUEUES]
+    if queues:
+        chosen = [figures[name] for name in names if name in figures]
+        overall_figures = combine(chosen, settings, sum(figure.in_conference for figure in chosen))
+        states = {key: state for key, state in states.items() if key[0] in names}
+        fresh = {key: state for key, state in fresh.items() if key[0] in names}
+    overall = tile_view(overall_figures, states, series, settings, fresh)
+    if queues:
+        overall["label"] = "Selected queues"
+    return {"overall": overall, "tiles": tiles, "formulas": FORMULAS, "as_of": now,
+            "queues_filter": ",".join(queues), "refresh_seconds": REFRESH_SECONDS,
+            "period": period_label(config), "clear_seconds": alert_clear_seconds(config)}
+
+
+def period_label(config) -> str:
+    """Since midnight (zone) or the sliding window, in words."""
+    window = int(config.get("CONSOLE_KPI_WINDOW_SECONDS") or 0)
+    if window:
+        return f"last {window // 60} min" if window >= 60 else f"last {window} s"
+    return f"since midnight {config.get('CONSOLE_TIMEZONE') or 'UTC'}"
+
+
+@wallboard.get("/wallboard")
+def board_page():
+    """The full-screen wallboard (opening it starts the app's alert watcher if it is not running)."""
+    watcher = get_watcher(current_app._get_current_object()).start()
+    queues = selected_queues(request.args.get("queues"))
+    screen = board_screen(get_store(), current_app.config, queues, held=watcher.states)
+    return render_template("wallboard.html", live_watch="wallboard", **screen)
+
+
+@wallboard.get("/wallboard/board")
+def board():
+    """Only the board, for the page's own refreshes."""
+    queues = selected_queues(request.args.get("queues"))
+    held = get_watcher(current_app._get_current_object()).states
+    return render_template("_wallboard.html", **board_screen(get_store(), current_app.config, queues, held=held))
