@@ -41,9 +41,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if not settings["CONSOLE_SECRET_KEY"]:
         return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
-    from console.web.app import create_app
-    from console.queues.alerts import get_watcher
     from console.ingest.reconcile import start_reconciler
+    from console.queues.alerts import get_watcher
+    from console.web.app import create_app
     from console.web.server import GunicornServer
 
     def factory():
@@ -58,11 +58,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator, traffic and console wired together on this machine: no Telnyx account needed."""
-    from console.web.app import create_app
-    from console.queues.alerts import get_watcher
     from console.ingest.reconcile import start_reconciler
-    from console.web.server import BackgroundServer
+    from console.queues.alerts import get_watcher
     from console.simulator import Simulator
+    from console.web.app import create_app
+    from console.web.server import BackgroundServer
 
     workdir = Path(tempfile.mkdtemp(prefix="supervisor-console-demo-"))
     database = args.database or str(workdir / "demo.db")

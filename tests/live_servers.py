@@ -13,8 +13,8 @@ import pytest
 
 from console import create_app
 from console.ingest.reconcile import start_reconciler
-from console.web.server import BackgroundServer
 from console.simulator import Simulator
+from console.web.server import BackgroundServer
 
 __all__ = ["LiveConsole", "console_app", "console_overrides", "console_server", "live_console", "quiet_console", "simulator",
            "simulator_clock"]

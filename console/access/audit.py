@@ -27,9 +27,9 @@ from flask import Flask, g, request
 
 from console.access.auth import ACTING, current_user, permission_for
 from console.ingest.bus import get_bus
-from console.telnyx.events import console_event, format_timestamp
 from console.state.store import AUDIT_EVENT
-from console.telnyx.client import TelnyxError
+from console.telnyx.errors import TelnyxError
+from console.telnyx.events import console_event, format_timestamp
 
 log = logging.getLogger("console.audit")
 

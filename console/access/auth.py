@@ -37,9 +37,9 @@ from flask import (
 from markupsafe import Markup, escape
 
 from console.access import session_cookie
-from console.config import ConfigError
 from console.access.embedding import from_trusted_proxy
 from console.access.users import ROLES, role_rank
+from console.config import ConfigError
 
 log = logging.getLogger("console.auth")
 
@@ -205,7 +205,7 @@ def _resolve_user() -> User | None:
         return single_sign_on
     name = session.get(_USER_KEY)
     if name:
-        from console.web.extensions import get_store
+        from console.state.store import get_store
 
         user = get_store().user(name)
         if user is not None and not user["disabled"]:
@@ -224,7 +224,7 @@ def _single_sign_on_user() -> User | None:
     name = (request.headers.get(config["CONSOLE_TRUSTED_USER_HEADER"]) or "").strip()
     if not name:
         return None
-    from console.web.extensions import get_store
+    from console.state.store import get_store
 
     stored = get_store().user(name)
     if stored is not None and stored["disabled"]:

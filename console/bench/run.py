@@ -22,10 +22,10 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from console.telnyx import signing
 from console.bench.live import items, run_subscribers
 from console.bench.server import READER_HEADERS
 from console.bench.traffic import conference_id, queue_name, run_poster
+from console.telnyx import signing
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -142,7 +142,7 @@ class ConsoleProcess:
         self.port = free_port()
         self.log = open(os.path.join(workdir, "console.log"), "wb")  # noqa: SIM115  closed by stop()
         self.workers: list[int] = []
-        command = [sys.executable, "-m", "console.bench_server", "--port", str(self.port),
+        command = [sys.executable, "-m", "console.bench.server", "--port", str(self.port),
                    "--database", os.path.join(workdir, "bench.db"), "--public-key", public_key,
                    "--threads", str(threads), "--render-process" if render_process else "--no-render-process"]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)

@@ -3,7 +3,7 @@
 Readers sign in as a single sign-on proxy would: the `X-Forwarded-User` header (READER_HEADERS),
 believed only from 127.0.0.1.
 
-Run as `python -m console.bench_server --port P --database PATH --public-key B64 --threads N`;
+Run as `python -m console.bench.server --port P --database PATH --public-key B64 --threads N`;
 the benchmark starts it as a subprocess and stops it by PID.
 """
 
@@ -16,7 +16,7 @@ READER_HEADERS = {"X-Forwarded-User": "bench-reader"}
 
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM."""
-    parser = argparse.ArgumentParser(prog="console.bench_server")
+    parser = argparse.ArgumentParser(prog="console.bench.server")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database", required=True)
     parser.add_argument("--public-key", required=True)

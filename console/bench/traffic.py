@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from console.bench.wire import hammer
-from console.telnyx.signing import load_signing_key, sign
 from console.live.ui import dom_id
+from console.telnyx.signing import load_signing_key, sign
 
 CONNECTION_ID = "bench-connection"
 # Where the wire format puts occurred_at: beside the payload, inside it, or nowhere (recording.saved).

@@ -26,13 +26,19 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
-from console.telnyx.events import Event, EventParseError, console_event, format_timestamp, parse_timestamp
-from console.telnyx.client import (
+from console.telnyx.errors import (
     APIConnectionError,
     InternalServerError,
     NotFoundError,
     RateLimitError,
     TelnyxError,
+)
+from console.telnyx.events import (
+    Event,
+    EventParseError,
+    console_event,
+    format_timestamp,
+    parse_timestamp,
 )
 
 log = logging.getLogger("console.reconcile")
@@ -206,7 +212,8 @@ class Reconciler:
             return 0
         with self._run_lock, self.app.app_context():
             from console.ingest.bus import get_bus
-            from console.web.extensions import get_store, get_telnyx
+            from console.state.store import get_store
+            from console.telnyx.client import get_telnyx
 
             store, client, bus = get_store(), get_telnyx(), get_bus()
             published = 0
@@ -243,7 +250,8 @@ class Reconciler:
         """One full comparison; returns the number of corrections published (even if it then failed)."""
         with self._run_lock, self.app.app_context():
             from console.ingest.bus import get_bus
-            from console.web.extensions import get_store, get_telnyx
+            from console.state.store import get_store
+            from console.telnyx.client import get_telnyx
 
             status = self.status
             status.running = True

@@ -18,10 +18,11 @@ from simple_websocket import ConnectionClosed
 from simple_websocket import ConnectionError as SocketError
 
 from console.access.auth import socket_message_refusal
-from console.web.extensions import get_hub, get_store, sock
-from console.live.hub import Piece
-from console.live.ui import dom_id, oob
 from console.live.frames import compression_window, ping_frame, send_frame
+from console.live.hub import Piece, get_hub
+from console.live.ui import dom_id, oob
+from console.state.store import get_store
+from console.web.extensions import sock
 from console.web.views.pages import (
     DASHBOARD_CONFERENCE_LIMIT,
     conference_screen,

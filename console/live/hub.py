@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
+from flask import current_app
 from markupsafe import escape
 
-from console.live.ui import oob
 from console.live.frames import Frame, frame_bytes
+from console.live.ui import oob
 
 log = logging.getLogger("console.hub")
 # A send that returns at once instead of blocking, for one call (Linux, the BSDs, macOS).
@@ -530,3 +531,8 @@ class Hub:
     def _render_context(self, root: str):
         """A request context under the subscribers' URL prefix, so url_for in macros builds their links."""
         return self.app.test_request_context("/", base_url=f"http://live.invalid{root}")
+
+
+def get_hub() -> Hub:
+    """The current app's live hub."""
+    return current_app.extensions["console.hub"]

@@ -20,8 +20,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from console.telnyx.events import console_event
 from console.queues.kpis import ALL_QUEUES, QueueFigures
+from console.telnyx.events import console_event
 
 log = logging.getLogger("console.alerts")
 
@@ -222,8 +222,8 @@ class AlertWatcher:
     def check(self) -> list:
         """One round: evaluate, record changes as events, tell the live hub; return the events."""
         from console.ingest.bus import get_bus
-        from console.web.extensions import get_store
         from console.queues.figures import figures_now
+        from console.state.store import get_store
 
         store = get_store()
         if not self.states:

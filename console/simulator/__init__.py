@@ -16,13 +16,18 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from console.web.server import BackgroundServer
-from console.telnyx.signing import generate_signing_key, load_signing_key, public_key_b64, signing_key_seed
 from console.simulator.app import create_rest_app, release_held_requests
 from console.simulator.chaos import Chaos
 from console.simulator.delivery import WebhookDelivery
 from console.simulator.traffic import Traffic
 from console.simulator.world import World, WorldError
+from console.telnyx.signing import (
+    generate_signing_key,
+    load_signing_key,
+    public_key_b64,
+    signing_key_seed,
+)
+from console.web.server import BackgroundServer
 
 log = logging.getLogger("console.simulator")
 

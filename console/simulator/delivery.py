@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import requests
 
-from console.telnyx.signing import sign
 from console.simulator.chaos import Chaos
+from console.telnyx.signing import sign
 
 log = logging.getLogger("console.simulator.delivery")
 

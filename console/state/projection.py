@@ -46,7 +46,12 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from console.telnyx.events import Event, EventParseError, format_timestamp, parse_timestamp
+from console.telnyx.events import (
+    Event,
+    EventParseError,
+    format_timestamp,
+    parse_timestamp,
+)
 
 KEYS = {
     "conferences": ("id",),

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from console.telnyx.events import CONSOLE, Event, format_timestamp, parse_event, parse_timestamp
 from console.state.projection import (
     KEYS,
     UnusableEvent,
@@ -34,6 +34,13 @@ from console.state.projection import (
     settle_participant,
     settle_queue_call,
     writes_for,
+)
+from console.telnyx.events import (
+    CONSOLE,
+    Event,
+    format_timestamp,
+    parse_event,
+    parse_timestamp,
 )
 
 log = logging.getLogger("console.store")
@@ -861,3 +868,8 @@ class Store:
         if not clauses:
             return []
         return self._logged(f"SELECT * FROM events WHERE {' OR '.join(clauses)} ORDER BY order_key, rowid", params)
+
+
+def get_store() -> Store:
+    """The current app's store."""
+    return current_app.extensions["console.store"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from console.telnyx.events import Event
 from console.queues.kpis import ABANDON_REASONS, ANSWERED_REASONS
+from console.telnyx.events import Event
 
 
 @dataclass(frozen=True)

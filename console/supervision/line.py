@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from console.supervision.audio_paths import Hearing, audio_paths, hearing, join_names
 from console.ingest.bus import get_bus
+from console.state.store import get_store
+from console.supervision.audio_paths import Hearing, audio_paths, hearing, join_names
+from console.telnyx.client import get_telnyx
+from console.telnyx.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    TelnyxError,
+)
 from console.telnyx.events import console_event
-from console.web.extensions import get_store, get_telnyx
-from console.telnyx.client import APIConnectionError, APIStatusError, APITimeoutError, TelnyxError
 
 DEMO_PHONE = "+13125550199"
 DIAL_TIMEOUT_SECS = 30

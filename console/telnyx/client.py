@@ -9,6 +9,7 @@ Errors are typed with the official SDK's names and chosen in one place,
 from __future__ import annotations
 
 import email.utils
+import importlib.metadata
 import logging
 import math
 import random
@@ -19,22 +20,12 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from flask import current_app
 
 from console.telnyx.errors import (
-    ErrorDetail,
-    TelnyxError,
     APIConnectionError,
     APITimeoutError,
-    APIStatusError,
-    BadRequestError,
-    AuthenticationError,
-    PermissionDeniedError,
-    NotFoundError,
-    ConflictError,
-    UnprocessableEntityError,
-    RateLimitError,
-    InternalServerError,
-    STATUS_ERRORS,
+    TelnyxError,
     error_for,
 )
 
@@ -44,6 +35,17 @@ DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 INITIAL_RETRY_WAIT = 0.5
 # RFC 3986 pchar minus the unreserved set quote() already keeps: ':' and '@' stay raw.
 PATH_SAFE = "!$&'()*+,;=:@"
+
+
+def _package_version() -> str:
+    """The installed package's version, for the User-Agent Telnyx sees."""
+    try:
+        return importlib.metadata.version("supervisor-console")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+
+
+USER_AGENT = f"supervisor-console/{_package_version()}"
 
 
 def _segment(value: Any) -> str:
@@ -92,8 +94,6 @@ class TelnyxClient:
         on_retry: Callable[[int, float, TelnyxError], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        from console import __version__
-
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
@@ -106,7 +106,7 @@ class TelnyxClient:
         self._session = session if session is not None else requests.Session()
         self._headers = {
             "Accept": "application/json",
-            "User-Agent": f"supervisor-console/{__version__}",
+            "User-Agent": USER_AGENT,
         }
 
     def __repr__(self) -> str:
@@ -426,3 +426,8 @@ def _seconds(raw: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) and value >= 0 else None
+
+
+def get_telnyx() -> TelnyxClient:
+    """The current app's Telnyx client."""
+    return current_app.extensions["console.telnyx"]

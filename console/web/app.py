@@ -10,7 +10,7 @@ from flask import Flask
 
 from console.config import load_settings
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def resource_dir(name: str) -> Path:

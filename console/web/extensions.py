@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_sock import Sock
 
 from console.ingest.bus import EventBus
@@ -30,8 +30,8 @@ def init_app(app: Flask) -> None:
 def _init_live(app: Flask) -> None:
     """Template helpers, the WebSocket extension and the live hub (its thread starts on first use)."""
     from console.live import ui
-    from console.live.hub import Hub
     from console.live.catalogue import LiveCatalogue
+    from console.live.hub import Hub
 
     ui.init_app(app)
     sock.init_app(app)
@@ -45,18 +45,3 @@ def _init_live(app: Flask) -> None:
     from console.web import metrics
 
     metrics.init_app(app)
-
-
-def get_store() -> Store:
-    """The current app's store."""
-    return current_app.extensions["console.store"]
-
-
-def get_telnyx() -> TelnyxClient:
-    """The current app's Telnyx client."""
-    return current_app.extensions["console.telnyx"]
-
-
-def get_hub():
-    """The current app's live hub."""
-    return current_app.extensions["console.hub"]

@@ -7,14 +7,14 @@ from flask import Flask
 
 def register_views(app: Flask) -> None:
     """Attach every blueprint to the app."""
+    from console.live.catalogue import live
+    from console.web.metrics import metrics_views
     from console.web.views.actions import actions
     from console.web.views.audit import audit
     from console.web.views.auth import auth
     from console.web.views.breach import breach
     from console.web.views.health import health
     from console.web.views.history import history
-    from console.live.catalogue import live
-    from console.web.metrics import metrics_views
     from console.web.views.pages import pages
     from console.web.views.queue_actions import queue_actions
     from console.web.views.supervise import supervise

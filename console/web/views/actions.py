@@ -13,10 +13,11 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from console.web import forms
 from console.live.ui import render_memo
-from console.web.extensions import get_store, get_telnyx
-from console.telnyx.client import TelnyxError
+from console.state.store import get_store
+from console.telnyx.client import get_telnyx
+from console.telnyx.errors import TelnyxError
+from console.web import forms
 from console.web.views.feedback import (
     answer,
     back_url,

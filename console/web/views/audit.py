@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, render_template, request
 
 from console.access.audit import csv_text
-from console.web.extensions import get_store
+from console.state.store import get_store
 
 audit = Blueprint("audit", __name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from console.access.auth import current_user, sign_in, sign_out
-from console.web.extensions import get_store
 from console.access.session_cookie import cookie_secure
 from console.access.users import verify_password
+from console.state.store import get_store
 
 auth = Blueprint("auth", __name__)
 

@@ -7,14 +7,22 @@ only that caller hears it, and they keep their place in the queue.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, get_template_attribute, render_template_string, request
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    get_template_attribute,
+    render_template_string,
+    request,
+)
 from markupsafe import Markup
 
-from console.web.extensions import get_store, get_telnyx
-from console.web.forms import SPEAK_PAYLOAD_LIMIT
-from console.queues.figures import kpi_settings
-from console.telnyx.errors import TelnyxError
 from console.live.ui import render_memo
+from console.queues.figures import kpi_settings
+from console.state.store import get_store
+from console.telnyx.client import get_telnyx
+from console.telnyx.errors import TelnyxError
+from console.web.forms import SPEAK_PAYLOAD_LIMIT
 from console.web.views.feedback import explain, status_for
 from console.web.views.pages import queued_call_views
 

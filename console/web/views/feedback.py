@@ -26,14 +26,14 @@ from flask import (
 )
 
 from console.ingest.bus import get_bus
-from console.telnyx.events import console_event
-from console.telnyx.client import (
+from console.telnyx.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     RateLimitError,
     TelnyxError,
 )
+from console.telnyx.events import console_event
 
 CONTROLS = "_controls.html"
 BROWSER_RETRIES = 3

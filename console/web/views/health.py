@@ -13,8 +13,8 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-from console.web.extensions import get_store
 from console.state.replay_ledger import get_ledger
+from console.state.store import get_store
 
 log = logging.getLogger("console.health")
 

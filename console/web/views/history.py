@@ -14,10 +14,15 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from console.queues.alerts import ALERT_TYPES
-from console.web.extensions import get_store
 from console.queues.figures import events_for, kpi_settings
 from console.queues.kpis import intervals
-from console.state.timeline import conferences_joined, matches, queued_call_outcomes, timeline
+from console.state.store import get_store
+from console.state.timeline import (
+    conferences_joined,
+    matches,
+    queued_call_outcomes,
+    timeline,
+)
 
 history = Blueprint("history", __name__)
 

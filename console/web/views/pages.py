@@ -12,8 +12,8 @@ import logging
 from flask import Blueprint, abort, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
-from console.web.extensions import get_store
 from console.queues.kpis import FORMULAS
+from console.state.store import get_store
 
 log = logging.getLogger("console.pages")
 

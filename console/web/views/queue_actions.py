@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from console.web import forms
 from console.live.ui import render_memo
-from console.web.extensions import get_store, get_telnyx
+from console.state.store import get_store
+from console.telnyx.client import get_telnyx
+from console.web import forms
 from console.web.views.feedback import answer, confirmation, done, macro, publish
 
 queue_actions = Blueprint("queue_actions", __name__)

@@ -22,13 +22,17 @@ from flask import (
     url_for,
 )
 
+from console.live.hub import Piece
+from console.live.ui import dom_id, oob
+from console.state.store import get_store
 from console.supervision import line as supervision
 from console.supervision.audio_paths import audio_paths, diagram
-from console.web.extensions import get_store
-from console.live.hub import Piece
-from console.supervision.line import SupervisionRefused, current_supervisor, telnyx_words
-from console.telnyx.client import APIStatusError, APITimeoutError, TelnyxError
-from console.live.ui import dom_id, oob
+from console.supervision.line import (
+    SupervisionRefused,
+    current_supervisor,
+    telnyx_words,
+)
+from console.telnyx.errors import APIStatusError, APITimeoutError, TelnyxError
 from console.web.views import pages as page_views
 
 supervise = Blueprint("supervise", __name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from console.access.auth import current_user
-from console.web.extensions import get_store
 from console.access.users import ROLES, UserError, add_user, set_disabled, set_role
+from console.state.store import get_store
 
 users = Blueprint("users", __name__)
 

@@ -25,9 +25,15 @@ from console.queues.alerts import (
     worse,
 )
 from console.queues.charts import describe_series, hour_series, sparkline
-from console.web.extensions import get_store
 from console.queues.figures import events_for, figures_now, kpi_settings
-from console.queues.kpis import ALL_QUEUES, FORMULA_WITH_ABANDONS, FORMULAS, QueueFigures, combine
+from console.queues.kpis import (
+    ALL_QUEUES,
+    FORMULA_WITH_ABANDONS,
+    FORMULAS,
+    QueueFigures,
+    combine,
+)
+from console.state.store import get_store
 
 wallboard = Blueprint("wallboard", __name__)
 

@@ -23,12 +23,12 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_content_length, get_host, get_input_stream
 
-from console.state import replay_ledger as replay
 from console.access.embedding import security_headers
-from console.telnyx.events import EventParseError, parse_event
 from console.ingest.group_commit import get_ingest
-from console.web.metrics import webhook_outcome
+from console.state import replay_ledger as replay
+from console.telnyx.events import EventParseError, parse_event
 from console.telnyx.signing import SIGNATURE_HEADER, SignatureError, verify
+from console.web.metrics import webhook_outcome
 
 log = logging.getLogger("console.webhooks")
 

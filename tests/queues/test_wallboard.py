@@ -1,0 +1,85 @@
+"""The wallboard page and its board fragment, rendered from events published into a fresh console."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from console import create_app
+from console.ingest.bus import get_bus
+from console.queues.alerts import get_watcher
+from tests.event_factory import dequeued, enqueued
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_DEMO": True,
+                      "CONSOLE_KPI_WINDOW_SECONDS": 3600,
+                      "CONSOLE_ALERT_THRESHOLDS": "*:depth=2/3;Sales:longest_wait=600/1200"})
+    try:
+        yield app
+    finally:
+        get_watcher(app).stop()
+        app.extensions["console.hub"].stop()
+
+
+def publish(app, *events):
+    with app.app_context():
+        for event in events:
+            get_bus().publish(event)
+
+
+def test_wallboard_shows_tiles_with_formulas_and_levels(app):
+    now = datetime.now(UTC)
+    publish(app, enqueued("Sales", "a", now - timedelta(seconds=50)), dequeued("Sales", "a", now - timedelta(seconds=40)),
+            enqueued("Support", "b", now - timedelta(seconds=30)), enqueued("Support", "c", now - timedelta(seconds=20)))
+    html = app.test_client().get("/wallboard").get_data(as_text=True)
+    assert 'id="wallboard-board"' in html and "ws-connect" in html and "watch=wallboard" in html
+    assert "<script>" not in html and "style=" not in html
+    assert 'data-queue="Support" data-level="warning"' in html  # two waiting against depth 2/3
+    assert 'data-queue="Sales" data-level="ok"' in html
+    assert "Service level 80/20" in html and "<summary>how</summary>" in html
+    assert 'title="Average speed of answer' in html
+    assert "<title>Callers waiting in Sales, last hour</title>" in html
+
+
+def test_queue_filter_and_fragment(app):
+    publish(app, enqueued("Sales", "a", datetime.now(UTC)), enqueued("Billing", "b", datetime.now(UTC)))
+    html = app.test_client().get("/wallboard/board?queues=Billing").get_data(as_text=True)
+    assert 'data-queue="Billing"' in html and 'data-queue="Sales"' not in html
+    overall = html[html.index('data-queue="*"'):html.index('data-queue="Billing"')]
+    assert '<dt>Waiting</dt>\n  <dd>1</dd>' in overall  # only Billing's caller, not Sales's
+    assert "<html" not in html
+    assert "queues=Billing" in html  # the board keeps its filter when it reloads itself
+
+
+def test_watcher_records_alert_crossings_as_console_events_and_holds_them_before_clearing(app):
+    publish(app, *(enqueued("Support", name, datetime.now(UTC)) for name in "abc"))
+    watcher = get_watcher(app)
+    clock = [1000.0]
+    watcher.clock = lambda: clock[0]
+    with app.app_context():
+        raised = watcher.check()
+        assert [(e.event_type, e.payload["queue"], e.payload["metric"], e.payload["level"]) for e in raised] == [
+            ("console.alert.raised", "Support", "depth", "critical")]
+        assert watcher.check() == []  # no change, nothing new recorded
+    publish(app, *(dequeued("Support", name, datetime.now(UTC)) for name in "abc"))
+    board = app.test_client()
+    with app.app_context():
+        assert watcher.check() == [], "cleared before the figure stayed down for CONSOLE_ALERT_CLEAR_SECONDS"
+        clock[0] += 29
+        assert watcher.check() == []
+    held = board.get("/wallboard/board?queues=Support").get_data(as_text=True)
+    assert 'data-queue="Support" data-level="critical"' in held, "the tile dropped an alert the watcher still holds"
+    assert "<dd>0</dd>" in held
+    assert ">Critical · recovering</span>" in held and "stay there for 30 s" in held
+    with app.app_context():
+        clock[0] += 1
+        cleared = watcher.check()
+        assert [(e.event_type, e.payload["level"]) for e in cleared] == [("console.alert.cleared", "ok")]
+    cleared_board = board.get("/wallboard/board?queues=Support").get_data(as_text=True)
+    assert 'data-queue="Support" data-level="ok"' in cleared_board and "recovering" not in cleared_board
+    with app.app_context():
+        store = app.extensions["console.store"]
+        assert len(store.logged_events_of_types(["console.alert.raised", "console.alert.cleared"])) == 2
