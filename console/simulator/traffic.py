@@ -7,82 +7,22 @@ caller out of the queue as "bridged") for the agent to join. During the conversa
 passes back and forth, the caller is sometimes put on hold and the agent sometimes mutes, until one
 side hangs up and the other follows.
 
-Everything is a deterministic function of the seed and of the ``step`` calls: scenario time only
-moves in ``step(sim_seconds)``, which performs the actions that have come due through the world's
-Python API. ``start()`` runs a thread that steps ``speed`` simulated seconds per real second.
+Everything is a deterministic function of the seed and of the ``step`` calls; the calendar that
+holds the due actions and the thread that steps it are the ``Scenario`` this class extends.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import logging
-import random
-import threading
-import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from console.simulator.cast import AGENT_DOMAIN, AREA_CODES, FIRST_NAMES, LAST_NAMES, Agent, Caller
+from console.simulator.scenario import Scenario, log
 from console.simulator.world import World, WorldError
 
-log = logging.getLogger("console.simulator.traffic")
-
-AREA_CODES = ("206", "212", "303", "305", "312", "404", "415", "512", "617", "646", "702", "713")
-FIRST_NAMES = (
-    "Ana", "Ben", "Carla", "Diego", "Emma", "Femi", "Grace", "Hiro", "Ines", "Jonas", "Kira", "Liam",
-    "Maya", "Nils", "Olga", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wen", "Yara",
-)
-LAST_NAMES = (
-    "Alvarez", "Brooks", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen",
-    "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Patel", "Rossi", "Silva", "Tanaka", "Weber",
-)
-AGENT_DOMAIN = "agents.callcenter.example"
 PAUSES = {"hold": "unhold", "mute": "unmute"}
-TICK_SECONDS = 0.1
 
 
-@dataclass
-class Caller:
-    """A customer's call as the scenario follows it."""
-
-    call_control_id: str
-    number: str
-    name: str
-    queue: str
-    arrived_at: float
-    patience: float
-    state: str = "arriving"  # arriving, waiting, ringing_agent, talking, gone
-
-
-@dataclass
-class Agent:
-    """A named agent with the queues they serve and the call they are on."""
-
-    name: str
-    address: str
-    queues: tuple[str, ...]
-    free_at: float = 0.0
-    state: str = "available"  # available, ringing, talking, wrap_up
-    call_control_id: str | None = None
-    caller: Caller | None = None
-    conference_id: str | None = None
-    speaker: str | None = None
-    paused: set[str] = field(default_factory=set)  # "hold" (the caller) and "mute" (the agent)
-    session: int = 0
-
-
-@dataclass(order=True)
-class _Due:
-    """An action the scenario performs once its time comes."""
-
-    at: float
-    seq: int
-    action: Callable = field(compare=False)
-    args: tuple = field(compare=False, default=())
-
-
-class Traffic:
+class Traffic(Scenario):
     """Drive a World with a seeded call-center day; step it by hand or run it on a thread."""
 
     def __init__(
@@ -105,8 +45,7 @@ class Traffic:
     ):
         if not queues or not agents:
             raise ValueError("traffic needs at least one queue and one agent")
-        self.world = world
-        self.speed = speed
+        super().__init__(world, seed=seed, speed=speed)
         self.queues = tuple(queues)
         self.arrival_per_minute = arrival_per_minute
         self.max_calls = max_calls
@@ -117,20 +56,12 @@ class Traffic:
         self.max_wait_time_secs = max_wait_time_secs
         self.hold_rate = hold_rate
         self.mute_rate = mute_rate
-        self.now = 0.0
-        self.rng = random.Random(seed)
         self.numbers = {queue: f"+1888555{110 + index:04d}" for index, queue in enumerate(self.queues)}
         self.agents = [
             Agent(name, f"sip:{name.lower()}@{AGENT_DOMAIN}", self._skills(index)) for index, name in enumerate(agents)
         ]
         self.waiting: dict[str, deque[Caller]] = {queue: deque() for queue in self.queues}
         self.callers: dict[str, Caller] = {}
-        self.counts = dict.fromkeys(("arrived", "answered", "abandoned", "completed", "busy", "errors"), 0)
-        self._due: list[_Due] = []
-        self._seq = itertools.count()
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._schedule(self._gap(), self._arrive)
 
     def _skills(self, index: int) -> tuple[str, ...]:
@@ -139,46 +70,10 @@ class Traffic:
         primary, overflow = self.queues[index % count], self.queues[(index + 1) % count]
         return (primary,) if primary == overflow else (primary, overflow)
 
-    # -- scheduling ---------------------------------------------------------------------------
-
-    def _schedule(self, delay: float, action: Callable, *args) -> None:
-        heapq.heappush(self._due, _Due(self.now + delay, next(self._seq), action, args))
-
     def _gap(self) -> float:
         """Seconds until the next caller arrives (a Poisson stream)."""
         rate = max(self.arrival_per_minute, 1e-6) / 60.0
         return self.rng.expovariate(rate)
-
-    def step(self, sim_seconds: float) -> None:
-        """Advance scenario time by ``sim_seconds``, performing every action that comes due, in order."""
-        with self._lock:
-            target = self.now + max(0.0, sim_seconds)
-            while self._due and self._due[0].at <= target:
-                due = heapq.heappop(self._due)
-                self.now = max(self.now, due.at)
-                self._perform(due.action, *due.args)
-                self._perform(self._dispatch)
-            self.now = target
-            self._perform(self._dispatch)
-
-    def _perform(self, action: Callable, *args) -> None:
-        """Run one scenario action under the world lock; a refusal from the world is logged, not fatal."""
-        with self.world.lock:
-            try:
-                action(*args)
-            except WorldError as exc:
-                self.counts["errors"] += 1
-                log.info("traffic action %s refused: %s %s", action.__name__, exc.status, exc.detail)
-
-    def _quietly(self, operation: Callable, *args, **options) -> bool:
-        """Call the world and report success; a WorldError (the console got there first) is logged."""
-        try:
-            operation(*args, **options)
-            return True
-        except WorldError as exc:
-            self.counts["errors"] += 1
-            log.info("traffic %s refused: %s %s", operation.__name__, exc.status, exc.detail)
-            return False
 
     # -- callers ------------------------------------------------------------------------------
 
@@ -384,7 +279,7 @@ class Traffic:
         if caller is not None:
             self._queue_up(caller)
 
-    # -- reading and running ------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------------
 
     def stats(self) -> dict:
         """Scenario counters plus how many callers wait and how many agents talk right now."""
@@ -395,54 +290,3 @@ class Traffic:
                 "waiting": sum(len(line) for line in self.waiting.values()),
                 "talking": sum(1 for agent in self.agents if agent.state == "talking"),
             }
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(
-        self,
-        *,
-        warm: tuple[int, int] | None = None,
-        when: Callable[[], bool] | None = None,
-        wait_limit: float = 10.0,
-    ) -> Traffic:
-        """Step the scenario on a daemon thread, ``speed`` simulated seconds per real second.
-
-        With ``when``, the thread first waits (at most ``wait_limit`` seconds) until it returns
-        true, then runs ``warm_start(*warm)`` if asked: a demo's first calls then reach a console.
-        """
-        if self.running:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(warm, when, wait_limit), name="sim-traffic", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and wait for it (bounded); stopping twice is harmless."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self, warm, when, wait_limit: float) -> None:
-        deadline = time.monotonic() + wait_limit
-        while when is not None and not when() and time.monotonic() < deadline:
-            if self._stop.wait(TICK_SECONDS):
-                return
-        if warm is not None:
-            try:
-                self.warm_start(*warm)
-            except Exception:
-                log.exception("traffic warm start failed; the scenario carries on")
-        last = time.monotonic()
-        while not self._stop.wait(TICK_SECONDS):
-            now = time.monotonic()
-            try:
-                self.step((now - last) * self.speed)
-            except Exception:
-                log.exception("traffic step failed; the scenario carries on")
-            last = now
