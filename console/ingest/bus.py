@@ -1,8 +1,9 @@
 """Where events flow: every webhook and every console change passes through publish().
 
 In-process by default: publish() applies the event to the store in one transaction and
-hands the changed keys to whoever listens (the live hub). A multi-instance deployment
-would swap this for a shared stream that each instance consumes into its own store.
+hands the changed keys to whoever listens (the live hub). The store is reached only through
+the EventLog seam (event_log.py), so a multi-instance deployment can swap in a shared stream
+that each instance consumes into its own store.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask, current_app
 
+from console.ingest.event_log import EventLog
 from console.telnyx.events import Event
 
 log = logging.getLogger("console.bus")
@@ -24,14 +26,14 @@ Listener = Callable[[set[str], Event], None]
 class EventBus:
     """Apply events to the store and notify listeners of the keys that changed."""
 
-    def __init__(self, store=None):
+    def __init__(self, store: EventLog | None = None):
         self.store = store
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         # Optional timing hook `on_applied(event, seconds, keys)` (the metrics set it).
         self.on_applied: Callable[[Event, float, set[str]], None] | None = None
 
-    def init_app(self, app: Flask, store) -> None:
+    def init_app(self, app: Flask, store: EventLog) -> None:
         """Bind to the app's store and register as the app's bus."""
         self.store = store
         app.extensions["console.bus"] = self
@@ -49,7 +51,7 @@ class EventBus:
         return keys
 
     def announce(self, events: list[Event], keys: set[str], seconds: float) -> None:
-        """Tell listeners about events one transaction committed (see ingest.py for batches).
+        """Tell listeners about events one transaction committed (see group_commit.py for batches).
 
         Each event is announced in order; the transaction's changed keys ride with its last event
         and the others carry none, so the hub renders once and per-event listeners see every event.

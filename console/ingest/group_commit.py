@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from console.ingest.bus import EventBus
+from console.ingest.event_log import EventLog
 from console.telnyx.events import Event
 
 # Admission outcomes are the webhook endpoint's story, so they are logged under its name.
@@ -74,7 +76,7 @@ class _Waiting:
 class Ingest:
     """Commits verified webhooks in batches; `submit` returns "stored", "duplicate" or "ignored"."""
 
-    def __init__(self, store, ledger, bus, *, max_batch: int = MAX_BATCH):
+    def __init__(self, store: EventLog, ledger, bus: EventBus, *, max_batch: int = MAX_BATCH):
         self.store = store
         self.ledger = ledger
         self.bus = bus
@@ -140,7 +142,7 @@ class Ingest:
         self.bus.announce(fresh, changed, time.perf_counter() - started)
 
 
-def commit_webhooks(store, ledger, items: list[tuple[Event, str, int]], *,
+def commit_webhooks(store: EventLog, ledger, items: list[tuple[Event, str, int]], *,
                     shared: bool | None = None) -> tuple[list[str], set[str], list[Event]]:
     """Commit verified webhooks (event, signature, timestamp) in one transaction.
 

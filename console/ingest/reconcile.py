@@ -1,12 +1,9 @@
 """The reconciler: REST sync that heals what webhooks missed, and fills what they never carry.
 
-Telnyx's `conference.created` has no conference name and participant webhooks carry no label, so
-the console learns those over REST. At start, every interval, and soon after a nudge (a conference
-the console has never fetched), it lists conferences, participants, queues and queued calls and
-publishes a console event for each difference it finds. Events, not direct writes: the store's
-ordering rules then decide, so a correction never rolls back a newer webhook. Each correction is
-stamped with the moment its REST request was sent, so a webhook for anything that happened after
-that moment still wins.
+At start, every interval, and soon after a nudge (a conference the console has never fetched),
+it runs the REST comparison (comparison.py) and publishes each correction it finds. Events, not
+direct writes: the store's ordering rules then decide, so a correction never rolls back a newer
+webhook.
 
 It never hammers Telnyx: the client already retries a 429 after the server's Retry-After; when a
 pass still fails (rate limit, server error, unreachable), the reconciler pauses everything, nudges
@@ -20,30 +17,25 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import Flask
 
+from console.ingest.bus import get_bus
+from console.ingest.comparison import RestComparison
+from console.state.store import get_store
+from console.telnyx.client import get_telnyx
 from console.telnyx.errors import (
     APIConnectionError,
     InternalServerError,
-    NotFoundError,
     RateLimitError,
     TelnyxError,
 )
-from console.telnyx.events import (
-    Event,
-    EventParseError,
-    console_event,
-    format_timestamp,
-    parse_timestamp,
-)
+from console.telnyx.events import Event
 
 log = logging.getLogger("console.reconcile")
 
-LIVE_STATUSES = ("init", "in_progress")
 MAX_BACKOFF = 600.0
 HISTORY = 10
 
@@ -90,17 +82,6 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _differs(observed: dict, known: dict | None, fields: tuple[str, ...]) -> bool:
-    """True when REST disagrees with the read model on any of `fields`."""
-    if known is None:
-        return True
-    return any(observed.get(name) != known.get(name) for name in fields if name in observed)
-
-
 def _pauses_everything(error: Exception) -> bool:
     """Failures that say "Telnyx is overloaded or away": stop asking for a while."""
     return isinstance(error, (RateLimitError, InternalServerError, APIConnectionError))
@@ -117,11 +98,12 @@ def _retry_after(error: Exception) -> float | None:
     return hint if hint >= 0 else None
 
 
-class Reconciler:
-    """Compare Telnyx's REST view with the read model and publish corrections as console events."""
+class Reconciler(RestComparison):
+    """Run the REST comparison on a schedule and on nudges, publish its corrections, back off on failure."""
 
     def __init__(self, app: Flask, interval: float | None = None, *, backoff_base: float | None = None,
                  max_backoff: float = MAX_BACKOFF):
+        super().__init__()
         self.app = app
         self.interval = interval or app.config["CONSOLE_RECONCILE_INTERVAL"]
         self.backoff_base = backoff_base if backoff_base is not None else min(self.interval, 60.0)
@@ -134,8 +116,6 @@ class Reconciler:
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
         self._next_full = 0.0
-        # Legs whose label was already asked for: the label never changes, so ask once per leg.
-        self._labels_checked: set[tuple[str, str]] = set()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -211,10 +191,6 @@ class Reconciler:
         if not pending:
             return 0
         with self._run_lock, self.app.app_context():
-            from console.ingest.bus import get_bus
-            from console.state.store import get_store
-            from console.telnyx.client import get_telnyx
-
             store, client, bus = get_store(), get_telnyx(), get_bus()
             published = 0
             waiting = sorted(pending)
@@ -234,28 +210,14 @@ class Reconciler:
                 waiting.pop(0)
             return published
 
-    def _nudged(self, store, client, conference_id: str) -> Iterator[Event]:
-        observed = _now()
-        try:
-            conference = client.retrieve_conference(conference_id)
-        except NotFoundError:
-            return
-        if _differs(conference, store.conference(conference_id), ("name", "status")):
-            yield console_event("console.conference.synced", conference, observed)
-        yield from self._participants(store, client, conference_id)
-
     # -- one pass ------------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """One full comparison; returns the number of corrections published (even if it then failed)."""
         with self._run_lock, self.app.app_context():
-            from console.ingest.bus import get_bus
-            from console.state.store import get_store
-            from console.telnyx.client import get_telnyx
-
             status = self.status
             status.running = True
-            status.last_started_at = _now()
+            status.last_started_at = datetime.now(UTC)
             published: list[Event] = []
             error: TelnyxError | None = None
             try:
@@ -269,7 +231,7 @@ class Reconciler:
             finally:
                 status.running = False
                 status.runs += 1
-                status.last_finished_at = _now()
+                status.last_finished_at = datetime.now(UTC)
                 status.last_corrections = len(published)
                 status.total_corrections += len(published)
                 status.recent = [f"{e.event_type} {_subject(e)}" for e in published[:20]]
@@ -284,130 +246,6 @@ class Reconciler:
                 self._failed(error)
             return len(published)
 
-    def _conferences(self, store, client) -> Iterator[Event]:
-        live_rest: dict[str, tuple[dict, datetime]] = {}
-        for status in LIVE_STATUSES:
-            observed = _now()
-            for conference in client.list_conferences(status=status):
-                live_rest[conference["id"]] = (conference, observed)
-        for conference_id, (conference, observed) in live_rest.items():
-            if _differs(conference, store.conference(conference_id), ("name", "status")):
-                yield console_event("console.conference.synced", conference, observed)
-            yield from self._participants(store, client, conference_id)
-        for known in store.live_conferences():
-            if known["id"] in live_rest:
-                continue
-            observed = _now()
-            try:
-                conference = client.retrieve_conference(known["id"])
-            except NotFoundError:
-                conference = {"id": known["id"], "status": "completed"}
-            if _differs(conference, known, ("name", "status", "end_reason")):
-                yield console_event("console.conference.synced", conference, observed)
-            ended = conference.get("status") == "completed"
-            yield from self._participants(store, client, known["id"], ended=ended, observed=observed)
-
-    def _participants(self, store, client, conference_id: str, ended: bool = False,
-                      observed: datetime | None = None) -> Iterator[Event]:
-        rest = {}
-        if not ended:
-            observed = _now()
-            try:
-                for participant in client.list_participants(conference_id):
-                    rest[participant["call_control_id"]] = participant
-            except NotFoundError:
-                return
-        observed = observed or _now()
-        known = {p["call_control_id"]: p for p in store.participants(conference_id, include_left=True)}
-        self._fetch_labels(client, conference_id, rest, known)
-        for ccid, participant in rest.items():
-            if participant.get("status") == "left" and known.get(ccid, {}).get("status") in (None, "left"):
-                continue
-            if _differs(participant, known.get(ccid), ("status", "muted", "on_hold", "label")):
-                yield console_event("console.participant.synced", {**participant, "conference_id": conference_id},
-                                    observed)
-        for ccid, participant in known.items():
-            if ccid not in rest and participant.get("status") != "left":
-                yield console_event(
-                    "console.participant.synced",
-                    {"conference_id": conference_id, "call_control_id": ccid, "status": "left"}, observed)
-
-    def _fetch_labels(self, client, conference_id: str, rest: dict, known: dict) -> None:
-        """Labels are only in the single-participant shape: fetch each joined leg's once."""
-        if len(self._labels_checked) > 100_000:
-            self._labels_checked.clear()
-        for ccid, participant in rest.items():
-            leg = (conference_id, ccid)
-            if participant.get("status") != "joined" or leg in self._labels_checked:
-                continue
-            if (known.get(ccid) or {}).get("label"):
-                self._labels_checked.add(leg)
-                continue
-            try:
-                single = client.retrieve_participant(conference_id, participant["id"])
-            except TelnyxError as exc:
-                log.info("no label for participant %s: %s", ccid, exc)
-                continue
-            self._labels_checked.add(leg)
-            if single.get("label"):
-                participant["label"] = single["label"]
-
-    def _queues(self, store, client) -> Iterator[Event]:
-        observed = _now()
-        rest = {queue["name"]: queue for queue in client.list_queues()}
-        known = {queue["name"]: queue for queue in store.queues()}
-        for name, queue in rest.items():
-            if _differs(queue, known.get(name), ("max_size", "average_wait_time_secs")):
-                yield console_event("console.queue.synced", queue, observed)
-            yield from self._queue_calls(store, client, name)
-        for name in known:
-            if name not in rest:
-                yield console_event("console.queue.deleted", {"queue_name": name}, observed)
-
-    def _queue_calls(self, store, client, queue_name: str) -> Iterator[Event]:
-        observed = _now()
-        try:
-            rest = {call["call_control_id"]: call for call in client.list_queue_calls(queue_name)}
-        except NotFoundError:
-            return
-        known = {call["call_control_id"]: call for call in store.queue_calls(queue_name)}
-        ahead: datetime | None = None  # when the caller ahead in Telnyx's order was enqueued, as shown
-        for ccid, call in sorted(rest.items(), key=_queue_order):
-            shown = _moment_of((known.get(ccid) or call).get("enqueued_at"))
-            in_order = ahead is None or (shown is not None and shown > ahead)
-            if ccid in known and in_order:
-                ahead = shown
-                continue
-            if not in_order:
-                # REST gives enqueued_at to the millisecond, webhooks to the microsecond: callers
-                # enqueued in the same millisecond would swap. Telnyx's position decides; the caller
-                # was enqueued after the one ahead, so place it a microsecond later.
-                shown = max(shown or ahead, ahead + _MICROSECOND)
-                call = {**call, "enqueued_at": format_timestamp(shown)}
-            ahead = shown
-            yield console_event("console.queue_call.synced", {**call, "queue_name": queue_name}, observed)
-        for ccid in known:
-            if ccid not in rest:
-                yield console_event(
-                    "console.queue_call.synced",
-                    {"queue_name": queue_name, "call_control_id": ccid, "status": "left"}, observed)
-
-
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _queue_order(item: tuple[str, dict]) -> tuple[int, int]:
-    """REST queue calls by their queue_position (as listed when a position is missing)."""
-    position = item[1].get("queue_position")
-    return (0, position) if isinstance(position, int) and not isinstance(position, bool) else (1, 0)
-
-
-def _moment_of(value) -> datetime | None:
-    try:
-        return parse_timestamp(value)
-    except EventParseError:
-        return None
-
 
 def _subject(event: Event) -> str:
     """A short label of what a correction is about, for the status page."""
@@ -417,8 +255,6 @@ def _subject(event: Event) -> str:
 
 def start_reconciler(app: Flask) -> Reconciler:
     """Build the app's reconciler, keep it in app.extensions, nudge it on unnamed conferences, start it."""
-    from console.ingest.bus import get_bus
-
     reconciler = Reconciler(app)
     app.extensions["console.reconciler"] = reconciler
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from console.ingest.reconcile import Reconciler
 from console.simulator import Simulator
 from tests.live_servers import LiveConsole, console_config
 from tests.waiting import wait_for
@@ -96,8 +97,6 @@ def test_console_store_equals_simulator_world_after_traffic(tmp_path, busy_simul
         assert simulator_view(sim.world, details=False)["live_conferences"], "traffic built no conference"
 
         # What webhooks never carry (names, mute, hold set by agents) arrives with one reconcile pass.
-        from console.ingest.reconcile import Reconciler
-
         Reconciler(console.app, interval=3600).run_once()
         wait_for(lambda: sim.delivery.wait_idle(5) and agree(True), timeout=20, interval=0.2,
                  message="names, mute and hold differ after a reconcile pass")
@@ -117,8 +116,6 @@ def test_one_reconcile_pass_heals_dropped_duplicated_and_reordered_webhooks(tmp_
         assert sim.delivery.wait_idle(20)
         assert sim.delivery.stats()["dropped"] > 0
         store = console.app.extensions["console.store"]
-        from console.ingest.reconcile import Reconciler
-
         reconciler = Reconciler(console.app, interval=3600)
 
         differences: list = []

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from console.ingest.group_commit import get_ingest
 from console.state.store import Writer
 from console.telnyx import signing
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
@@ -18,8 +19,6 @@ def app(tmp_path, key):
 
 
 def _ingest(app):
-    from console.ingest.group_commit import get_ingest
-
     with app.app_context():
         return get_ingest()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from console.ingest import receive
 from console.telnyx import signing
-from console.web.views import webhooks
 from console.web.views.webhooks import WebhookFastPath
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
 
@@ -110,12 +110,12 @@ def test_the_fast_path_counts_webhooks_in_the_metrics(tmp_path, key):
 def test_an_unexpected_error_answers_500_in_json_and_the_next_webhook_is_stored(tmp_path, key, monkeypatch, caplog):
     app = webhook_app(tmp_path / "console.db", key)
     client = app.test_client()
-    real = webhooks.parse_event
-    monkeypatch.setattr(webhooks, "parse_event", lambda body: 1 / 0)
+    real = receive.parse_event
+    monkeypatch.setattr(receive, "parse_event", lambda body: 1 / 0)
     failed = post_signed(client, key, encode(envelope()))
     assert failed.status_code == 500
     assert failed.get_json() == {"error": "the console could not handle this webhook"}
     assert "webhook not admitted: unexpected error" in caplog.text
-    monkeypatch.setattr(webhooks, "parse_event", real)
+    monkeypatch.setattr(receive, "parse_event", real)
     assert post_signed(client, key, encode(envelope())).get_json() == {"status": "stored"}
     assert app.extensions["console.store"].event_count() == 1

@@ -1,11 +1,9 @@
-"""POST /webhooks/telnyx: verify, parse, commit, then answer 200.
+"""POST /webhooks/telnyx: the HTTP face of admitting a webhook (ingest/receive.py decides the answer).
 
-The 200 is only sent after the event's transaction has committed, so a sender that sees it may
-forget the event; anything else (a crash, a locked database) leaves the sender retrying, and the
-event id makes the retry harmless. Webhooks arriving together share one transaction (ingest.py).
-A replay of a request already accepted (same signature) is answered "duplicate" without touching
-the event log; so is a second copy of a known event id. Unverifiable requests get a 4xx and store
-nothing; verified bodies that are not events get 400.
+This module reads the body within its size limit, hands it with the headers to `admit`, and turns
+the Admission into a JSON response with the console's security headers and webhook metrics. The
+200 is only sent after the event's transaction has committed; webhooks arriving together share one
+transaction (ingest/group_commit.py).
 
 Requests reach `admit` through WebhookFastPath, a WSGI layer in front of Flask: at a thousand
 webhooks a second, Flask's request machinery cost a quarter of admitting one. The Flask view gives
@@ -16,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.datastructures import EnvironHeaders
@@ -25,9 +22,8 @@ from werkzeug.wsgi import get_content_length, get_host, get_input_stream
 
 from console.access.embedding import security_headers
 from console.ingest.group_commit import get_ingest
+from console.ingest.receive import admit
 from console.state import replay_ledger as replay
-from console.telnyx.events import EventParseError, parse_event
-from console.telnyx.signing import SIGNATURE_HEADER, SignatureError, verify
 from console.web.metrics import webhook_outcome
 
 log = logging.getLogger("console.webhooks")
@@ -41,36 +37,6 @@ def _setup(state) -> None:
     """Open the replay ledger on the console's database, and serve the path directly, when the blueprint joins an app."""
     replay.init_app(state.app)
     state.app.wsgi_app = WebhookFastPath(state.app, state.app.wsgi_app)
-
-
-def admit(body: bytes | None, headers, config, ingest) -> tuple[int, dict, str | None]:
-    """What to answer a webhook: (status, JSON answer, its event type once it parsed).
-
-    `body` is None when it was larger than the limit; `headers` is any case-insensitive mapping.
-    """
-    if body is None:
-        return 413, {"error": "body larger than the webhook limit"}, None
-    public_key = config.get("TELNYX_PUBLIC_KEY")
-    if not public_key:
-        log.error("webhook refused: TELNYX_PUBLIC_KEY is not configured")
-        return 400, {"error": "webhook verification is not configured"}, None
-    try:
-        timestamp = verify(body, headers, public_key, tolerance=config["CONSOLE_WEBHOOK_TOLERANCE"])
-    except SignatureError as exc:
-        log.warning("webhook refused: %s", exc)
-        return 400, {"error": exc.reason}, None
-    try:
-        event = parse_event(body)
-    except EventParseError as exc:
-        log.warning("webhook refused: %s", exc)
-        return 400, {"error": f"unreadable event: {exc}"}, None
-    signature = replay.signature_key(headers[SIGNATURE_HEADER])
-    try:
-        outcome = ingest.submit(event, signature, timestamp)
-    except sqlite3.Error:
-        log.exception("webhook %r not stored: the database is unavailable", event.id[:80])
-        return 503, {"error": "the console cannot store events right now"}, event.event_type
-    return 200, {"status": outcome}, event.event_type
 
 
 def read_body(stream, declared: int | None, limit: int) -> bytes | None:
