@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from console.state.outcomes import ABANDON_REASONS, ANSWERED_REASONS
 from console.telnyx.events import Event
 
-ANSWERED_REASONS = {"bridged", "bridging-in-process"}
-ABANDON_REASONS = {"hangup", "timeout"}
 FORMULA_ANSWERED = "answered"
 FORMULA_WITH_ABANDONS = "abandons"
 ALL_QUEUES = "*"

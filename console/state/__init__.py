@@ -1,1 +1,10 @@
-"""state."""
+"""state: the event log, the read model built from it, and the one path by which events change them.
+
+This room owns the console's SQLite file: the named migrations that shape it (schema), the
+append-only event log and the tables projected from it (event_writes says what each event writes,
+projection which write wins and what is derived, batch saves a transaction's rows and names what
+changed), the one write path (``Store.apply``/``apply_many``/``transaction`` and its ``Writer``),
+the queries the pages read (users and the audit trail among them), call timelines and queue
+outcomes read back from the log, and the replay ledger of accepted webhook signatures, which lives
+in the same database file in tables of its own. It is the only room that speaks SQL. It may import config and telnyx, nothing higher.
+"""

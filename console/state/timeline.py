@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from console.queues.kpis import ABANDON_REASONS, ANSWERED_REASONS
+from console.state.outcomes import ABANDON_REASONS, ANSWERED_REASONS
 from console.telnyx.events import Event
 
 

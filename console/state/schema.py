@@ -1,0 +1,126 @@
+"""The database's tables as named migrations: the event log, the read model, supervisors, users and audit.
+
+sqlite-utils records each migration by its function name under the set "supervisor-console", so
+these names and bodies stay as they are: an existing file opens with the same tables and nothing
+re-run. ``KEYS`` in projection.py names the read-model tables a row is loaded and saved by.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("supervisor-console")
+
+
+@migrations()
+def create_event_log(db: Database) -> None:
+    """The append-only log every table is built from."""
+    db["events"].create(
+        {"id": str, "event_type": str, "source": str, "occurred_at": str, "order_key": str,
+         "received_at": str, "payload": str},
+        pk="id", not_null={"event_type", "source", "order_key", "received_at", "payload"},
+    )
+    db["events"].create_index(["received_at"])
+
+
+@migrations()
+def create_read_model(db: Database) -> None:
+    """Conferences, participants, calls, queues, queued calls and recordings."""
+    db["conferences"].create(
+        {"id": str, "name": str, "status": str, "created_at": str, "ended_at": str, "end_reason": str,
+         "ended_by_call_control_id": str, "region": str, "connection_id": str, "expires_at": str,
+         "creator_call_control_id": str, "floor_call_control_id": str, "floor_changed_at": str,
+         "recording_state": str, "playing": int, "playback_media": str, "speaking": int,
+         "beep_enabled": str, "max_participants": int, "_versions": str},
+        pk="id",
+    )
+    db["participants"].create(
+        {"conference_id": str, "call_control_id": str, "participant_id": str, "call_leg_id": str,
+         "call_session_id": str, "status": str, "joined_at": str, "left_at": str, "muted": int,
+         "on_hold": int, "label": str, "supervisor_role": str, "whisper_call_control_ids": str,
+         "end_conference_on_exit": int, "soft_end_conference_on_exit": int, "playing": int,
+         "playback_media": str, "speaking": int, "_reported_status": str, "_reported_at": str,
+         "_versions": str},
+        pk=("conference_id", "call_control_id"),
+    )
+    db["calls"].create(
+        {"call_control_id": str, "call_leg_id": str, "call_session_id": str, "connection_id": str,
+         "direction": str, "from_number": str, "to_number": str, "caller_id_name": str, "state": str,
+         "start_time": str, "answered_at": str, "end_time": str, "hangup_cause": str,
+         "hangup_source": str, "sip_hangup_cause": str, "client_state": str, "gather_digits": str,
+         "gather_status": str, "gather_ended_at": str, "_versions": str},
+        pk="call_control_id",
+    )
+    db["queues"].create(
+        {"name": str, "id": str, "max_size": int, "average_wait_time_secs": float, "created_at": str,
+         "deleted": int, "_versions": str},
+        pk="name",
+    )
+    db["queue_calls"].create(
+        {"queue_name": str, "call_control_id": str, "call_leg_id": str, "call_session_id": str,
+         "status": str, "enqueued_at": str, "left_at": str, "entry_position": int, "last_position": int,
+         "wait_time_secs": float, "leave_reason": str, "keep_after_hangup": int, "from_number": str,
+         "to_number": str, "_reported_status": str, "_reported_at": str, "_reported_reason": str,
+         "_reported_wait_time_secs": float, "_versions": str},
+        pk=("queue_name", "call_control_id"),
+    )
+    db["recordings"].create(
+        {"id": str, "conference_id": str, "call_control_id": str, "call_session_id": str, "format": str,
+         "channels": str, "started_at": str, "ended_at": str, "recording_urls": str,
+         "public_recording_urls": str, "_versions": str},
+        pk="id",
+    )
+    db["conferences"].create_index(["status"])
+    db["participants"].create_index(["conference_id", "status"])
+    db["participants"].create_index(["call_control_id"])
+    db["queue_calls"].create_index(["queue_name", "status", "enqueued_at"])
+    db["queue_calls"].create_index(["call_control_id"])
+    db["recordings"].create_index(["conference_id"])
+
+
+@migrations()
+def create_supervisors(db: Database) -> None:
+    """Each supervisor's phone or SIP address and the call leg that is their supervisor line."""
+    db["supervisors"].create(
+        {"username": str, "display_name": str, "phone": str, "line_call_control_id": str, "line_source": str,
+         "_versions": str},
+        pk="username",
+    )
+    db["supervisors"].create_index(["line_call_control_id"])
+
+
+# Audit entries travel the bus as console events but live in their own append-only table, not the
+# read-model log: they describe who did what, and replaying the log must not depend on them.
+AUDIT_EVENT = "console.audit.recorded"
+AUDIT_COLUMNS = (
+    "id", "at", "user_name", "role", "action", "endpoint", "method", "path", "conference_id", "call_control_id",
+    "queue_name", "target_user", "parameters", "result", "status", "error", "client_address",
+    "awaits_event_type", "awaits_field", "awaits_value",
+)
+
+
+@migrations()
+def create_users_and_audit(db: Database) -> None:
+    """Who may sign in (werkzeug password hashes), and the audit trail of what each of them did."""
+    db["users"].create(
+        {"name": str, "password_hash": str, "role": str, "phone": str, "disabled": int, "created_at": str,
+         "updated_at": str},
+        pk="name", not_null={"role"},
+    )
+    db["audit"].create(
+        {column: int if column == "status" else str for column in AUDIT_COLUMNS}
+        | {"confirmed_by": str, "confirmed_event_type": str, "confirmed_at": str},
+        pk="id",
+    )
+    db["audit"].create_index(["at"])
+    db["audit"].create_index(["user_name", "at"])
+    db["audit"].create_index(["conference_id", "at"])
+    db["audit"].create_index(["awaits_event_type", "confirmed_by"])
+
+
+@migrations()
+def add_performance_indices(db: Database) -> None:
+    """Indices for queries that would otherwise scan a day's calls or ended conferences."""
+    db["conferences"].create_index(["status", "ended_at"], if_not_exists=True)
+    db["calls"].create_index(["state", "answered_at"], if_not_exists=True)
