@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import signal
 import sys
@@ -10,6 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from console.bench.options import add_arguments as bench_arguments
 from console.config import ConfigError, load_settings
 
 
@@ -41,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if not settings["CONSOLE_SECRET_KEY"]:
         return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
+    # Loaded here so each command loads only what it runs: serve loads gunicorn and the app.
     from console.ingest.reconcile import start_reconciler
     from console.queues.alerts import get_watcher
     from console.web.app import create_app
@@ -58,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator, traffic and console wired together on this machine: no Telnyx account needed."""
+    # Loaded here so each command loads only what it runs: demo loads the simulator and the app.
     from console.ingest.reconcile import start_reconciler
     from console.queues.alerts import get_watcher
     from console.simulator import Simulator
@@ -101,6 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run only the Telnyx simulator, posting signed webhooks to --webhook-url."""
+    # Loaded here so each command loads only what it runs: simulate loads the simulator.
     from console.simulator import main_simulate
 
     main_simulate(
@@ -118,6 +123,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_init_db(args: argparse.Namespace) -> int:
     """Create or migrate the database named by CONSOLE_DATABASE."""
+    # Loaded here so each command loads only what it runs: init-db loads the app.
     from console.web.app import create_app
 
     try:
@@ -129,7 +135,8 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Measure ingest, live latency and page times (see console/bench.py)."""
+    """Measure ingest, live latency and page times (see console/bench/)."""
+    # Loaded here so each command loads only what it runs: bench loads the benchmark and the app.
     from console.bench.run import main as bench_main
 
     return bench_main(args)
@@ -137,6 +144,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _user_store(args: argparse.Namespace):
     """The store named by --database or CONSOLE_DATABASE, migrated."""
+    # Loaded here so each command loads only what it runs: user loads the store, not the app.
     from console.state.store import Store
 
     store = Store(args.database or load_settings()["CONSOLE_DATABASE"])
@@ -148,8 +156,6 @@ def _new_password(args: argparse.Namespace) -> str:
     """The password from the first line of stdin (--password-stdin), or typed twice at a prompt."""
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    import getpass
-
     first = getpass.getpass(f"Password for {args.name}: ")
     if getpass.getpass("Again: ") != first:
         raise ValueError("the two passwords differ")
@@ -158,6 +164,7 @@ def _new_password(args: argparse.Namespace) -> str:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """Add a user, change their role, disable or enable them, or list everyone."""
+    # Loaded here so each command loads only what it runs: user loads the accounts, not the app.
     from console.access import users
 
     try:
@@ -239,8 +246,6 @@ def build_parser() -> argparse.ArgumentParser:
     for parser_of_action in user_actions.choices.values():
         parser_of_action.add_argument("--database", help="default: CONSOLE_DATABASE")
     user.set_defaults(handler=cmd_user)
-
-    from console.bench.run import add_arguments as bench_arguments
 
     bench = commands.add_parser("bench", help="measure ingest rate, live latency and page times")
     bench_arguments(bench)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import struct
 import subprocess
 import sys
+import urllib.request
 
 import pytest
+import websocket
+
+from console.telnyx import signing
+from tests.waiting import wait_for
 
 
 def run_cli(*args, env=None, timeout=60):
@@ -17,8 +26,6 @@ def run_cli(*args, env=None, timeout=60):
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CONSOLE_"))}
     env["CONSOLE_DATABASE"] = str(tmp_path / "cli.db")
     return env
@@ -60,16 +67,6 @@ def test_flask_app_discovery_works(clean_env):
 
 def test_stopping_serve_tells_open_pages_to_reconnect(clean_env, tmp_path):
     """SIGTERM to `serve` (gunicorn) closes live sockets with 1012 "service restarting", not a dropped line."""
-    import signal
-    import socket
-    import struct
-    import urllib.request
-
-    import websocket
-
-    from console.telnyx import signing
-    from tests.waiting import wait_for
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -10,8 +10,9 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from console.bench.server import READER_HEADERS
+from console.bench.live import READER_HEADERS
 from console.telnyx.events import parse_event
+from console.web.app import create_app
 
 RUNS = 7
 
@@ -89,8 +90,6 @@ def _time_page(client, path: str) -> dict:
 def measure_pages(database: str, conferences: int = 500, participants: int = 8, queues: int = 50,
                   queued: int = 100) -> dict:
     """Build the large state in `database` and time the dashboard, a conference page and a queue page."""
-    from console.web.app import create_app
-
     app = create_app({"CONSOLE_DATABASE": database, "CONSOLE_SECRET_KEY": "bench-only-secret",
                       "TELNYX_BASE_URL": "http://127.0.0.1:9/v2", "CONSOLE_TRUSTED_HEADER_AUTH": True,
                       "CONSOLE_TRUSTED_PROXIES": "127.0.0.1"})

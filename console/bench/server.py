@@ -1,6 +1,6 @@
 """The console as the benchmark runs it: gunicorn's gthread worker on 127.0.0.1, no reconciler.
 
-Readers sign in as a single sign-on proxy would: the `X-Forwarded-User` header (READER_HEADERS),
+Readers sign in as a single sign-on proxy would: the `X-Forwarded-User` header (live.READER_HEADERS),
 believed only from 127.0.0.1.
 
 Run as `python -m console.bench.server --port P --database PATH --public-key B64 --threads N`;
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-READER_HEADERS = {"X-Forwarded-User": "bench-reader"}
+from console.web.app import create_app
+from console.web.server import GunicornServer
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,9 +25,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tick-ms", type=int, default=100)
     parser.add_argument("--render-process", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
-
-    from console.web.app import create_app
-    from console.web.server import GunicornServer
 
     def factory():
         return create_app({

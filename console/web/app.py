@@ -8,7 +8,10 @@ from typing import Any
 
 from flask import Flask
 
+from console.access import audit, auth, embedding
 from console.config import load_settings
+from console.web import extensions
+from console.web.views import register_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,11 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.get("CONSOLE_SECRET_KEY") or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = None
 
-    from console.access import audit, auth, embedding
-    from console.web import extensions
-    from console.web.views import register_views
-
-    extensions.init_app(app)
+    extensions.init_app(app, create_app)
     register_views(app)
     auth.init_app(app)
     audit.init_app(app)

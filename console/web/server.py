@@ -6,38 +6,34 @@ import threading
 from collections.abc import Callable
 
 from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
-def _console_worker_class():
+class ConsoleWorker(ThreadWorker):
     """gunicorn's gthread worker, telling browsers "service restarting" as soon as it is asked to stop.
 
     Without this, a stopping worker waits out its graceful timeout for the open live sockets and
     then drops them; with it, the hub closes each with code 1012 at once, the sockets' handlers
     return, and the browsers reconnect to whichever worker comes next.
     """
-    from gunicorn.workers.gthread import ThreadWorker
 
-    class ConsoleWorker(ThreadWorker):
-        def handle_exit(self, sig, frame):
-            hub = getattr(self.wsgi, "extensions", {}).get("console.hub")
-            if hub is not None:
-                # Not in the signal handler itself: the hub takes locks.
-                threading.Thread(target=hub.stop, name="hub-stop", daemon=True).start()
-            super().handle_exit(sig, frame)
-
-    return ConsoleWorker
+    def handle_exit(self, sig, frame):
+        hub = getattr(self.wsgi, "extensions", {}).get("console.hub")
+        if hub is not None:
+            # Not in the signal handler itself: the hub takes locks.
+            threading.Thread(target=hub.stop, name="hub-stop", daemon=True).start()
+        super().handle_exit(sig, frame)
 
 
 class GunicornServer:
     """Run a Flask app under gunicorn with threads (each live socket holds one)."""
 
     def __init__(self, app_factory: Callable[[], Flask], *, bind: str, threads: int = 32, workers: int = 1):
-        from gunicorn.app.base import BaseApplication
-
         options = {
             "bind": bind,
-            "worker_class": _console_worker_class(),
+            "worker_class": ConsoleWorker,
             "threads": threads,
             "workers": workers,
             "control_socket_disable": True,

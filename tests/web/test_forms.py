@@ -5,39 +5,39 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from console.web import forms
-from console.web.forms import Invalid
+from console.web import fields, forms
+from console.web.fields import Invalid
 
 
 @pytest.mark.parametrize(
     "parser, raw, expected",
     [
-        (forms.dtmf_digits, "1234#", "1234#"),
-        (forms.dtmf_digits, "0123456789ABCD*#", "0123456789ABCD*#"),
-        (forms.dtmf_digits, "1w2W3", "1w2W3"),
-        (forms.whole_number(2, 800), "2", 2),
-        (forms.whole_number(2, 800), "800", 800),
-        (forms.whole_number(2, 800), "+250", 250),
-        (forms.whole_number(100, 500), "100", 100),
-        (forms.whole_number(1), "999999", 999999),
-        (forms.loop_count, "1", 1),
-        (forms.loop_count, "100", 100),
-        (forms.loop_count, "infinity", "infinity"),
-        (forms.loop_count, "Infinity", "infinity"),
-        (forms.text(1, 40), "a", "a"),
-        (forms.text(1, 40), "x" * 40, "x" * 40),
-        (forms.text(1, 255), "q" * 255, "q" * 255),
-        (forms.text(1, 3000), "s" * 3000, "s" * 3000),
-        (forms.choice(forms.SPEAK_LANGUAGES), "en-GB-WLS", "en-GB-WLS"),
-        (forms.choice(forms.BEEP_OPTIONS), "on_exit", "on_exit"),
-        (forms.audio_url, "https://example.com/hold.wav", "https://example.com/hold.wav"),
-        (forms.audio_url, "http://127.0.0.1:9/a.mp3", "http://127.0.0.1:9/a.mp3"),
-        (forms.uuid_text, "3FA85F64-5717-4562-B3FC-2C963F66AFA6", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
-        (forms.flag, "true", True),
-        (forms.flag, "on", True),
-        (forms.flag, "false", False),
-        (forms.terminating_digit, "#", "#"),
-        (forms.digit_set, "0123456789*#", "0123456789*#"),
+        (fields.dtmf_digits, "1234#", "1234#"),
+        (fields.dtmf_digits, "0123456789ABCD*#", "0123456789ABCD*#"),
+        (fields.dtmf_digits, "1w2W3", "1w2W3"),
+        (fields.whole_number(2, 800), "2", 2),
+        (fields.whole_number(2, 800), "800", 800),
+        (fields.whole_number(2, 800), "+250", 250),
+        (fields.whole_number(100, 500), "100", 100),
+        (fields.whole_number(1), "999999", 999999),
+        (fields.loop_count, "1", 1),
+        (fields.loop_count, "100", 100),
+        (fields.loop_count, "infinity", "infinity"),
+        (fields.loop_count, "Infinity", "infinity"),
+        (fields.text(1, 40), "a", "a"),
+        (fields.text(1, 40), "x" * 40, "x" * 40),
+        (fields.text(1, 255), "q" * 255, "q" * 255),
+        (fields.text(1, 3000), "s" * 3000, "s" * 3000),
+        (fields.choice(fields.SPEAK_LANGUAGES), "en-GB-WLS", "en-GB-WLS"),
+        (fields.choice(fields.BEEP_OPTIONS), "on_exit", "on_exit"),
+        (fields.audio_url, "https://example.com/hold.wav", "https://example.com/hold.wav"),
+        (fields.audio_url, "http://127.0.0.1:9/a.mp3", "http://127.0.0.1:9/a.mp3"),
+        (fields.uuid_text, "3FA85F64-5717-4562-B3FC-2C963F66AFA6", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+        (fields.flag, "true", True),
+        (fields.flag, "on", True),
+        (fields.flag, "false", False),
+        (fields.terminating_digit, "#", "#"),
+        (fields.digit_set, "0123456789*#", "0123456789*#"),
     ],
 )
 def test_parser_accepts(parser, raw, expected):
@@ -47,34 +47,34 @@ def test_parser_accepts(parser, raw, expected):
 @pytest.mark.parametrize(
     "parser, raw, words",
     [
-        (forms.dtmf_digits, "12x", "not x"),
-        (forms.dtmf_digits, "1 2", "0-9"),
-        (forms.dtmf_digits, "abcd", "not a b c d"),
-        (forms.dtmf_digits, "wW", "at least one digit"),
-        (forms.whole_number(2, 800), "1", "from 2 to 800"),
-        (forms.whole_number(2, 800), "801", "from 2 to 800"),
-        (forms.whole_number(2, 800), "2.5", "whole number"),
-        (forms.whole_number(2, 800), "ten", "whole number"),
-        (forms.whole_number(100, 500), "99", "from 100 to 500"),
-        (forms.whole_number(100, 500), "501", "from 100 to 500"),
-        (forms.whole_number(1), "0", "at least 1"),
-        (forms.whole_number(1), "-3", "at least 1"),
-        (forms.loop_count, "0", "1 to 100, or infinity"),
-        (forms.loop_count, "101", "1 to 100, or infinity"),
-        (forms.loop_count, "forever", "1 to 100, or infinity"),
-        (forms.text(1, 40), "x" * 41, "at most 40"),
-        (forms.text(1, 255), "q" * 256, "at most 255"),
-        (forms.text(1, 3000), "s" * 3001, "at most 3000"),
-        (forms.choice(forms.SPEAK_LANGUAGES), "en-us", "Choose one of"),
-        (forms.choice(forms.BEEP_OPTIONS), "sometimes", "Choose one of"),
-        (forms.audio_url, "ftp://example.com/a.wav", "http"),
-        (forms.audio_url, "example.com/a.wav", "http"),
-        (forms.audio_url, "https://", "http"),
-        (forms.uuid_text, "not-a-uuid", "recording id"),
-        (forms.flag, "maybe", "yes or no"),
-        (forms.terminating_digit, "##", "one key"),
-        (forms.terminating_digit, "w", "one key"),
-        (forms.digit_set, "12w", "not w"),
+        (fields.dtmf_digits, "12x", "not x"),
+        (fields.dtmf_digits, "1 2", "0-9"),
+        (fields.dtmf_digits, "abcd", "not a b c d"),
+        (fields.dtmf_digits, "wW", "at least one digit"),
+        (fields.whole_number(2, 800), "1", "from 2 to 800"),
+        (fields.whole_number(2, 800), "801", "from 2 to 800"),
+        (fields.whole_number(2, 800), "2.5", "whole number"),
+        (fields.whole_number(2, 800), "ten", "whole number"),
+        (fields.whole_number(100, 500), "99", "from 100 to 500"),
+        (fields.whole_number(100, 500), "501", "from 100 to 500"),
+        (fields.whole_number(1), "0", "at least 1"),
+        (fields.whole_number(1), "-3", "at least 1"),
+        (fields.loop_count, "0", "1 to 100, or infinity"),
+        (fields.loop_count, "101", "1 to 100, or infinity"),
+        (fields.loop_count, "forever", "1 to 100, or infinity"),
+        (fields.text(1, 40), "x" * 41, "at most 40"),
+        (fields.text(1, 255), "q" * 256, "at most 255"),
+        (fields.text(1, 3000), "s" * 3001, "at most 3000"),
+        (fields.choice(fields.SPEAK_LANGUAGES), "en-us", "Choose one of"),
+        (fields.choice(fields.BEEP_OPTIONS), "sometimes", "Choose one of"),
+        (fields.audio_url, "ftp://example.com/a.wav", "http"),
+        (fields.audio_url, "example.com/a.wav", "http"),
+        (fields.audio_url, "https://", "http"),
+        (fields.uuid_text, "not-a-uuid", "recording id"),
+        (fields.flag, "maybe", "yes or no"),
+        (fields.terminating_digit, "##", "one key"),
+        (fields.terminating_digit, "w", "one key"),
+        (fields.digit_set, "12w", "not w"),
     ],
 )
 def test_parser_refuses(parser, raw, words):
@@ -84,9 +84,9 @@ def test_parser_refuses(parser, raw, words):
 
 
 def test_speak_languages_are_the_spec_enum():
-    assert len(forms.SPEAK_LANGUAGES) == 29
-    assert len(set(forms.SPEAK_LANGUAGES)) == 29
-    assert {"arb", "cmn-CN", "en-US", "tr-TR"} <= set(forms.SPEAK_LANGUAGES)
+    assert len(fields.SPEAK_LANGUAGES) == 29
+    assert len(set(fields.SPEAK_LANGUAGES)) == 29
+    assert {"arb", "cmn-CN", "en-US", "tr-TR"} <= set(fields.SPEAK_LANGUAGES)
 
 
 def submit(form_class, **fields):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 import requests
+from flask import Flask, jsonify
 from prometheus_client.parser import text_string_to_metric_families
 
-from console.live.hub import Subscription
+from console.live.subscription import Subscription
 from console.telnyx import signing
 from console.telnyx.errors import NotFoundError
 from console.telnyx.events import console_event
 from console.web.metrics import endpoint_of
+from console.web.server import BackgroundServer
 from tests.signed_webhooks import encode, envelope, post, post_signed, webhook_app
 
 
@@ -97,10 +99,6 @@ def test_reconciler_corrections_are_counted(tmp_path):
 
 
 def test_telnyx_requests_are_counted_by_endpoint_and_status(tmp_path):
-    from flask import Flask, jsonify
-
-    from console.web.server import BackgroundServer
-
     fake = Flask("fake-telnyx")
 
     @fake.post("/v2/conferences/<conference_id>/actions/mute")
@@ -133,8 +131,6 @@ def test_endpoint_labels_hide_ids_and_names():
 
 
 def test_metrics_over_http_from_a_served_console(tmp_path):
-    from console.web.server import BackgroundServer
-
     app = webhook_app(tmp_path / "console.db", signing.generate_signing_key())
     server = BackgroundServer(app).start()
     try:

@@ -17,7 +17,7 @@ from console.live.ui import render_memo
 from console.state.store import get_store
 from console.telnyx.client import get_telnyx
 from console.telnyx.errors import TelnyxError
-from console.web import forms
+from console.web import fields, forms
 from console.web.views.feedback import (
     answer,
     back_url,
@@ -42,7 +42,7 @@ def _setup(state) -> None:
         conference_participants=lambda conference_id: render_memo(
             "participants", conference_id, lambda: get_store().participants(conference_id)),
         call_leg=lambda call_control_id: get_store().call(call_control_id),
-        control_options=forms,
+        control_options=fields,
     )
 
 

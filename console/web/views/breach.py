@@ -17,14 +17,14 @@ from flask import (
 )
 from markupsafe import Markup
 
+from console.live.screens import queued_call_views
 from console.live.ui import render_memo
 from console.queues.figures import kpi_settings
 from console.state.store import get_store
 from console.telnyx.client import get_telnyx
 from console.telnyx.errors import TelnyxError
-from console.web.forms import SPEAK_PAYLOAD_LIMIT
+from console.web.fields import SPEAK_PAYLOAD_LIMIT
 from console.web.views.feedback import explain, status_for
-from console.web.views.pages import queued_call_views
 
 breach = Blueprint("breach", __name__)
 

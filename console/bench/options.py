@@ -1,0 +1,80 @@
+"""What a benchmark run does: sizes, rates and durations, from the `bench` subcommand's options."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+
+@dataclass
+class BenchOptions:
+    """What to run: sizes, rates and durations (the defaults are the full benchmark)."""
+
+    subscribers: int = 100
+    rates: list[int] = field(default_factory=lambda: [200, 500, 1000])
+    duration: float = 10.0
+    max_duration: float = 10.0
+    baseline_duration: float = 5.0
+    conferences: int = 40
+    queues: int = 10
+    # Telnyx delivers webhooks from many senders at once; eight connections capped the offered rate
+    # by their round trips rather than by the console.
+    threads: int = 16
+    seed: int = 7
+    render_process: bool = True
+    # Subscribers offer permessage-deflate as browsers do; off shows what compressing frames costs.
+    deflate: bool = True
+    ingest: bool = True
+    pages: bool = False
+    page_sizes: tuple[int, int, int, int] = (500, 8, 50, 100)
+
+
+def quick(options: BenchOptions) -> BenchOptions:
+    """Shrink a run so it takes well under a minute."""
+    options.subscribers = min(options.subscribers, 20)
+    options.rates = [100, 200]
+    options.duration = options.max_duration = 3.0
+    options.baseline_duration = 2.0
+    options.conferences = min(options.conferences, 12)
+    options.queues = min(options.queues, 4)
+    options.page_sizes = (100, 8, 10, 100)
+    return options
+
+
+def options_from(args) -> BenchOptions:
+    """BenchOptions from the command line: --quick first, then whatever was given explicitly."""
+    options = BenchOptions(ingest=not args.pages_only, pages=args.pages or args.pages_only)
+    if args.quick:
+        quick(options)
+    for name in ("subscribers", "conferences", "queues", "threads", "baseline_duration"):
+        if getattr(args, name) is not None:
+            setattr(options, name, getattr(args, name))
+    if args.duration is not None:
+        options.duration = options.max_duration = args.duration
+    options.render_process = args.render_process
+    options.deflate = args.deflate
+    if args.rates:
+        options.rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
+    if args.page_sizes:
+        options.page_sizes = tuple(int(n) for n in args.page_sizes.split(","))
+    return options
+
+
+def add_arguments(parser) -> None:
+    """The `bench` subcommand's options (unset ones take the full run's, or --quick's, values)."""
+    parser.add_argument("--quick", action="store_true", help="a small run that takes well under a minute")
+    parser.add_argument("--subscribers", type=int, help="WebSocket subscribers (default 100)")
+    parser.add_argument("--rates", help="fixed webhook rates per second, comma separated (default 200,500,1000)")
+    parser.add_argument("--duration", type=float, help="seconds per phase (default 10)")
+    parser.add_argument("--baseline-duration", type=float, help="seconds of /healthz baseline (default 5)")
+    parser.add_argument("--conferences", type=int, help="conferences live at once (default 40)")
+    parser.add_argument("--queues", type=int, help="queues (default 10)")
+    parser.add_argument("--threads", type=int, help="poster connections (default 16)")
+    parser.add_argument("--render-process", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the console with CONSOLE_RENDER_PROCESS (default: yes)")
+    parser.add_argument("--deflate", action=argparse.BooleanOptionalAction, default=True,
+                        help="subscribers offer permessage-deflate, as browsers do (default: yes)")
+    parser.add_argument("--pages", action="store_true", help="also time pages at a large state")
+    parser.add_argument("--pages-only", action="store_true", help="only time pages at a large state")
+    parser.add_argument("--page-sizes", help="conferences,participants,queues,queued calls (default 500,8,50,100)")
+    parser.add_argument("--out", help="write the figures as JSON here")

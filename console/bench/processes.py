@@ -1,0 +1,169 @@
+"""The processes a benchmark run drives: the console under gunicorn, and helpers spoken to over pipes.
+
+Each is started for the run and stopped by PID; /proc tells what CPU and memory they used.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy; raise after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is `pid` (gunicorn's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds the processes have used."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def memory_kib(pid: int, field_name: str) -> int:
+    """A /proc/<pid>/status memory figure (VmRSS, VmHWM) in KiB, 0 when unreadable."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class ConsoleProcess:
+    """The console under gunicorn, started as a subprocess and stopped by PID."""
+
+    def __init__(self, workdir: str, public_key: str, threads: int, render_process: bool = True):
+        self.port = free_port()
+        self.log = open(os.path.join(workdir, "console.log"), "wb")  # noqa: SIM115  closed by stop()
+        self.workers: list[int] = []
+        command = [sys.executable, "-m", "console.bench.server", "--port", str(self.port),
+                   "--database", os.path.join(workdir, "bench.db"), "--public-key", public_key,
+                   "--threads", str(threads), "--render-process" if render_process else "--no-render-process"]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        try:
+            wait_for(lambda: self.process.poll() is not None or _answers(f"{self.url}/healthz"), 60, "the console")
+            if self.process.poll() is not None:
+                raise RuntimeError("the console exited early")
+            self.workers = wait_for(lambda: children(self.process.pid), 10, "gunicorn's worker")
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; its log ends:\n{self.log_tail()}") from None
+
+    def log_tail(self, size: int = 2000) -> str:
+        """The end of the console's output, for error messages (the work folder is removed afterwards)."""
+        with open(self.log.name, "rb") as log:
+            return log.read()[-size:].decode(errors="replace")
+
+    @property
+    def pids(self) -> list[int]:
+        """The server, its workers and anything they started (a render process), as of now."""
+        found, frontier = [], [self.process.pid]
+        while frontier:
+            pid = frontier.pop()
+            found.append(pid)
+            frontier += children(pid)
+        return found
+
+    def peak_rss_mib(self) -> float:
+        return sum(memory_kib(pid, "VmHWM") for pid in self.pids) / 1024
+
+    def stop(self) -> None:
+        if self.log.closed:
+            return
+        started = [pid for pid in self.pids if pid != self.process.pid]
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        for pid in {*self.workers, *started}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+class Worker:
+    """A helper process (poster or subscribers) spoken to over a pipe, stopped by PID."""
+
+    def __init__(self, target, *args, **kwargs):
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=target, args=(child, *args), kwargs=kwargs, daemon=True)
+        self.process.start()
+
+    def ask(self, *request, timeout: float = 600.0):
+        self.connection.send(request)
+        if not self.connection.poll(timeout):
+            raise RuntimeError(f"no answer to {request[0]!r} within {timeout} s")
+        return self.connection.recv()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            try:
+                self.ask("stop", timeout=20)
+            except (OSError, EOFError, RuntimeError):
+                pass
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.join(timeout=5)
