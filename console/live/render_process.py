@@ -3,11 +3,12 @@
 One Python process verifies, commits and renders under one interpreter lock, so it uses one core.
 With `CONSOLE_RENDER_PROCESS` the hub (in the serving process) keeps the sockets, the coalescing
 tick, the "same as last time" check and the fan-out, and each tick sends the changed keys, the
-watched pages and the URL prefix over a pipe to a child process, which answers with the drawn
-atoms. The child has an app of its own built from the same settings and reads the same database
-file; the keys arrive after their commit, so it reads what they describe. Snapshots stay in the
-serving process: they are rare and must not wait behind a tick. If the child dies, the hub logs it
-and draws in its own process again.
+watched pages, the URL prefix and the tick's instant over a pipe to a child process, which answers
+with the atoms drawn as of that instant (so both processes draw the same timers). The child has an
+app of its own, built by the app factory the wiring hands over from the same settings, and reads
+the same database file; the keys arrive after their commit, so it reads what they describe.
+Snapshots stay in the serving process: they are rare and must not wait behind a tick. If the
+child dies, the hub logs it and draws in its own process again.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import Flask
 
 from console.config import SETTINGS
-from console.live.hub import draw_changes
+from console.live.pieces import draw_changes
+from console.live.ui import draw_at
 
 log = logging.getLogger("console.render_process")
 
@@ -25,19 +31,18 @@ START_TIMEOUT = 60.0
 ANSWER_TIMEOUT = 60.0
 
 
-def _serve(connection, settings: dict) -> None:
+def _serve(connection, app_factory: Callable[[dict], Flask], settings: dict) -> None:
     """The child: build an app, then draw whatever the hub asks until the pipe closes."""
-    from console.web.app import create_app
-
-    app = create_app(settings)
+    app = app_factory(settings)
     catalogue = app.extensions["console.hub"].catalogue
     connection.send("ready")
     while True:
         try:
-            keys, watched, root = connection.recv()
+            keys, watched, root, at = connection.recv()
         except (EOFError, OSError):
             return
         with app.test_request_context("/", base_url=f"http://live.invalid{root}"):
+            draw_at(at)
             connection.send(draw_changes(catalogue, keys, watched))
 
 
@@ -46,9 +51,13 @@ class RenderFailed(RuntimeError):
 
 
 class RenderProcess:
-    """The child process; `draw(keys, watched, root)` answers as hub.draw_changes would."""
+    """The child process; `draw(keys, watched, root, at)` answers as pieces.draw_changes would here.
 
-    def __init__(self, app):
+    `app_factory` must be a top-level function (the child is a fresh interpreter it is sent to).
+    """
+
+    def __init__(self, app: Flask, app_factory: Callable[[dict], Flask]):
+        self._app_factory = app_factory
         self._settings = {setting.name: app.config[setting.name] for setting in SETTINGS
                           if setting.name in app.config}
         self._lock = threading.Lock()
@@ -59,8 +68,8 @@ class RenderProcess:
         """Start the child (a fresh interpreter, not a fork of this threaded one) and wait until it is ready."""
         context = multiprocessing.get_context("spawn")
         here, there = context.Pipe()
-        self._process = context.Process(target=_serve, args=(there, self._settings), name="console-render",
-                                        daemon=True)
+        self._process = context.Process(target=_serve, args=(there, self._app_factory, self._settings),
+                                        name="console-render", daemon=True)
         self._process.start()
         there.close()
         self._connection = here
@@ -77,13 +86,13 @@ class RenderProcess:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    def draw(self, keys: set[str], watched: set[str], root: str):
-        """The drawn atoms for these keys: [(atom, piece, topics)]."""
+    def draw(self, keys: set[str], watched: set[str], root: str, at: datetime):
+        """The atoms these keys touch, drawn as of `at` under URL prefix `root`: [(atom, piece, topics)]."""
         with self._lock:
             if self._connection is None:
                 raise RenderFailed("the render process is not running")
             try:
-                self._connection.send((keys, watched, root))
+                self._connection.send((keys, watched, root, at))
                 if not self._connection.poll(ANSWER_TIMEOUT):
                     raise RenderFailed("the render process did not answer")
                 return self._connection.recv()
@@ -104,10 +113,10 @@ class RenderProcess:
                 process.join(5)
 
 
-def start_render_process(app) -> RenderProcess | None:
+def start_render_process(app: Flask, app_factory: Callable[[dict], Flask]) -> RenderProcess | None:
     """A running render process for the app, or None (logged) when one cannot be started."""
     try:
-        return RenderProcess(app).start()
+        return RenderProcess(app, app_factory).start()
     except Exception:
         log.exception("could not start the render process; the hub renders in this process")
         return None

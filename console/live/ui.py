@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g, has_app_context, url_for
+from flask import Flask, current_app, g, has_app_context, url_for
 from markupsafe import Markup, escape
 
 WAIT_WARN_DEFAULT = 60
 WAIT_CRITICAL_DEFAULT = 180
+
+# Where an app keeps the clock its pages and live frames are drawn by (a test may fix it).
+CLOCK = "console.clock"
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 _FIRST_TAG = re.compile(r"^(\s*<[A-Za-z][A-Za-z0-9-]*)")
@@ -59,6 +63,30 @@ def oob(html: str, how: str = "true") -> Markup:
     return Markup(marked)
 
 
+def utc_now() -> datetime:
+    """The wall clock as an aware UTC datetime: what pages are drawn by unless a test fixes the clock."""
+    return datetime.now(UTC)
+
+
+def clock_of(app: Flask) -> Callable[[], datetime]:
+    """The clock this app draws timers by."""
+    return app.extensions.get(CLOCK, utc_now)
+
+
+def draw_at(moment: datetime) -> None:
+    """Draw the rest of this request or hub tick as of `moment` (the hub's tick instant, in either process)."""
+    g._drawn_at = moment
+
+
+def drawn_at() -> datetime:
+    """The one instant a request or hub tick is drawn at, so every timer on it agrees: read once, then kept."""
+    if not has_app_context():
+        return utc_now()
+    if "_drawn_at" not in g:
+        g._drawn_at = clock_of(current_app)()
+    return g._drawn_at
+
+
 def parse_time(value: Any) -> datetime | None:
     """Read an ISO-8601 string, a datetime or epoch seconds as an aware UTC datetime (None if absent)."""
     if value is None or value == "":
@@ -95,7 +123,7 @@ def seconds_since(value: Any, now: datetime | None = None) -> float | None:
     moment = parse_time(value)
     if moment is None:
         return None
-    now = now or datetime.now(UTC)
+    now = now or drawn_at()
     return max(0.0, (now - moment).total_seconds())
 
 
@@ -156,7 +184,8 @@ def socket_path(endpoint: str, **values: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Make the helpers available to every template as globals and filters."""
+    """Make the helpers available to every template as globals and filters, and give the app its clock."""
+    app.extensions.setdefault(CLOCK, utc_now)
     app.jinja_env.globals.update(
         dom_id=dom_id, socket_path=socket_path, wait_thresholds=lambda: wait_thresholds(app.config)
     )
@@ -170,4 +199,4 @@ def init_app(app: Flask) -> None:
         short_id=short_id,
         wait_level=lambda since: wait_level(seconds_since(since), *wait_thresholds(app.config)),
     )
-    app.context_processor(lambda: {"now_iso": iso(datetime.now(UTC))})
+    app.context_processor(lambda: {"now_iso": iso(drawn_at())})

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 from flask_sock import Sock
 
 from console.ingest.bus import EventBus
+from console.live import ui
+from console.live.catalogue import LiveCatalogue
+from console.live.hub import Hub
 from console.state.store import Store
 from console.telnyx.client import TelnyxClient
+from console.web import metrics
 
 # The /live WebSocket route hangs off this (see views/live.py); constructing it does nothing.
 sock = Sock()
 
 
-def init_app(app: Flask) -> None:
-    """Open the store, wire the bus to it, and build the Telnyx client."""
+def init_app(app: Flask, app_factory: Callable[[dict], Flask]) -> None:
+    """Open the store, wire the bus to it, and build the Telnyx client and the live hub.
+
+    `app_factory` is what built `app`: the hub's render process builds its own app with it.
+    """
     store = Store(app.config["CONSOLE_DATABASE"])
     store.migrate()
     app.extensions["console.store"] = store
@@ -24,24 +33,18 @@ def init_app(app: Flask) -> None:
         app.config["TELNYX_BASE_URL"],
         timeout=app.config["CONSOLE_TELNYX_TIMEOUT"],
     )
-    _init_live(app)
+    _init_live(app, app_factory)
 
 
-def _init_live(app: Flask) -> None:
-    """Template helpers, the WebSocket extension and the live hub (its thread starts on first use)."""
-    from console.live import ui
-    from console.live.catalogue import LiveCatalogue
-    from console.live.hub import Hub
-
+def _init_live(app: Flask, app_factory: Callable[[dict], Flask]) -> None:
+    """Template helpers and the drawing clock, WebSockets, and the live hub (its thread starts on first use)."""
     ui.init_app(app)
     sock.init_app(app)
     # No ping_interval: simple_websocket's reader thread would write pings while the hub writes
     # frames; the socket's own thread pings instead (CONSOLE_WS_PING_SECONDS, views/live.py).
     app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     tick = float(app.config.get("CONSOLE_HUB_TICK_MS") or 100) / 1000
-    hub = Hub(app, LiveCatalogue(), tick=tick)
+    hub = Hub(app, LiveCatalogue(), tick=tick, app_factory=app_factory)
     app.extensions["console.hub"] = hub
     app.extensions["console.bus"].subscribe(hub.notify)
-    from console.web import metrics
-
     metrics.init_app(app)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
 
-from console.live.hub import SERVICE_RESTART, Hub, Piece, fragment_for, messages
+from console.live.hub import SERVICE_RESTART, Hub
+from console.live.pieces import Piece, fragment_for, messages
+from console.live.subscription import Subscription
+from console.live.ui import CLOCK, drawn_at
 from tests.waiting import wait_for
 
 
@@ -199,3 +205,33 @@ def test_stop_closes_pages_as_a_service_restart(make_hub):
     assert subscription.closed and subscription.close_code == SERVICE_RESTART
     with pytest.raises(RuntimeError):
         hub.subscribe("board")
+
+
+class ClockReadingCatalogue(FakeCatalogue):
+    """The fake pages, noting the instant each atom is drawn at."""
+
+    def __init__(self):
+        super().__init__()
+        self.drawn_at: list[datetime] = []
+
+    def render(self, atom):
+        self.drawn_at.append(drawn_at())
+        return super().render(atom)
+
+
+def test_a_tick_draws_as_of_one_reading_of_the_apps_clock_and_sends_it_to_the_render_process():
+    app = Flask("hub-test")
+    start = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    readings = (start + timedelta(seconds=second) for second in itertools.count())
+    app.extensions[CLOCK] = lambda: next(readings)  # a clock that moves a second each time it is read
+    catalogue = ClockReadingCatalogue()
+    catalogue.rows = {"a": "alpha", "b": "beta"}
+    hub = Hub(app, catalogue)
+    page = Subscription(hub, "board", "", 10)
+    hub.run_tick({"row:a", "row:b"}, [], [page])
+    assert catalogue.drawn_at == [start] * 3  # both rows and the tally, as of the tick's one instant
+    asked = []
+    hub.renderer = SimpleNamespace(draw=lambda keys, watched, root, at: asked.append(at) or [], stop=lambda: None)
+    hub.run_tick({"row:a"}, [], [page])
+    assert asked == [start + timedelta(seconds=1)]
+    hub.stop()

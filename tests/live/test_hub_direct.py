@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 
 from console.live.frames import Frame
-from console.live.hub import Hub, Subscription
+from console.live.hub import Hub
+from console.live.subscription import Subscription
 
 
 class _NoCatalogue:

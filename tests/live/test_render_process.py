@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -12,9 +13,9 @@ import websocket
 
 from console import create_app
 from console.bench.traffic import Traffic
-from console.live.hub import draw_changes
+from console.live.pieces import draw_changes
 from console.live.render_process import RenderFailed, RenderProcess
-from console.live.ui import dom_id
+from console.live.ui import dom_id, draw_at
 from console.telnyx import signing
 from console.telnyx.events import parse_event
 from console.web.server import BackgroundServer
@@ -32,19 +33,22 @@ def test_the_child_draws_what_this_process_would(tmp_path):
     watched = {"dashboard", "queue:bench-queue-000", "queue:bench-queue-001",
                *(f"conference:{conference['id']}" for conference in store.live_conferences())}
     here_app = create_app(settings)  # a fresh catalogue, as the child's is
+    at = datetime.now(UTC)  # the hub's tick instant: both processes draw every timer as of it
     with here_app.test_request_context("/", base_url="http://live.invalid/console"):
+        draw_at(at)
         here = draw_changes(here_app.extensions["console.hub"].catalogue, keys, watched)
-    child = RenderProcess(app).start()
+    child = RenderProcess(app, create_app).start()
     try:
-        there = child.draw(keys, watched, "/console")
+        there = child.draw(keys, watched, "/console", at)
     finally:
         child.stop()
     assert len(here) > 10
+    assert any('class="timer' in (piece.html or "") for _, piece, _ in here)  # there are timers to agree on
     assert [(atom, piece.dom_id, piece.html, topics) for atom, piece, topics in there] == \
            [(atom, piece.dom_id, piece.html, topics) for atom, piece, topics in here]
     assert any('href="/console/conferences/' in (piece.html or "") for _, piece, _ in there)  # the URL prefix
     with pytest.raises(RenderFailed):
-        child.draw(keys, watched, "")
+        child.draw(keys, watched, "", at)
 
 
 @pytest.fixture

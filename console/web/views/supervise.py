@@ -22,7 +22,8 @@ from flask import (
     url_for,
 )
 
-from console.live.hub import Piece
+from console.live.pieces import Piece
+from console.live.screens import participant_views
 from console.live.ui import dom_id, oob
 from console.state.store import get_store
 from console.supervision import line as supervision
@@ -56,7 +57,7 @@ def _macro(name: str):
 
 def conference_audio(conference_id: str) -> dict:
     """The audio map of a conference as everyone sees it: who hears whom and how to draw it."""
-    participants = page_views.participant_views(get_store().participants(conference_id))
+    participants = participant_views(get_store().participants(conference_id))
     paths = audio_paths(participants)
     return {"paths": paths, "diagram": diagram(paths)}
 

@@ -1,0 +1,101 @@
+"""GET /live (WebSocket): a snapshot of what the page shows, then out-of-band fragments as things change.
+
+A page connects with `?watch=dashboard`, `?watch=ended`, `?watch=wallboard`, `?watch=conference:<id>`
+or `?watch=queue:<name>`. The live hub (console.live.hub) decides what each page gets; this route
+holds one browser's socket: it writes what the hub could not write at once, heartbeats, pings and
+refusals of commands sent over the socket.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, request
+from simple_websocket import ConnectionClosed
+from simple_websocket import ConnectionError as SocketError
+
+from console.access.auth import socket_message_refusal
+from console.live.frames import compression_window, ping_frame, send_frame
+from console.live.hub import SERVICE_RESTART, get_hub
+from console.web.extensions import sock
+
+live = Blueprint("live", __name__)
+
+HEARTBEAT_SECONDS = 20.0
+POLICY_VIOLATION = 1008
+
+
+def _heartbeat() -> list[str]:
+    """A tiny frame proving the connection is alive when nothing has changed for a while."""
+    return ['<span id="live-heartbeat" hx-swap-oob="true" hidden></span>']
+
+
+@sock.route("/live", bp=live)
+def socket(ws):
+    """Stream the page's snapshot and then its changes until the browser or the server goes away.
+
+    This thread is the socket's only blocking writer: frames the hub could not write at once,
+    heartbeats, refusals and pings. simple_websocket's reader thread would otherwise send its own
+    pings (its ``ping_interval``, left off), which could land inside a frame the hub had only half
+    written. A page that has not answered the previous ping by the next one is gone: the socket is
+    closed and its thread freed.
+    """
+    watch = request.args.get("watch", "dashboard")
+    hub = get_hub()
+    try:
+        subscription = hub.subscribe(watch, request.script_root)
+    except ValueError:
+        ws.close(reason=POLICY_VIOLATION, message="unknown watch")
+        return
+    except RuntimeError:
+        ws.close(reason=SERVICE_RESTART, message="server restarting")
+        return
+    # Every data message goes out through console.live.frames, compressed the same way for every page. The
+    # hub writes frames itself while this socket keeps up; this thread writes what it could not.
+    window = compression_window(ws)
+    subscription.attach(ws.sock, window)
+    ping_every = float(current_app.config.get("CONSOLE_WS_PING_SECONDS") or 0)
+    pinged_at = time.monotonic()
+    try:
+        while ws.connected and not subscription.closed:
+            frame = subscription.next_frame(timeout=min(0.5, ping_every or 0.5))
+            refusals = []
+            while (message := ws.receive(timeout=0)) is not None:
+                refusal = socket_message_refusal(message)  # commands go over HTTP; a viewer's are refused
+                if refusal is not None:
+                    refusals.append(refusal)
+            now = time.monotonic()
+            ping = ping_every > 0 and now - pinged_at >= ping_every
+            if ping:
+                if not ws.pong_received:  # the page never answered the last ping: it is gone
+                    subscription.close(POLICY_VIOLATION)
+                    break
+                ws.pong_received, pinged_at = False, now
+            if frame is None and now - subscription.written_at >= HEARTBEAT_SECONDS:
+                frame = _heartbeat()
+            if frame is None and not refusals and not ping:
+                continue
+            backlog = subscription.claim()
+            try:
+                for queued in ([frame] if frame is not None else []) + backlog:
+                    send_frame(ws, queued, window)
+                if refusals:
+                    send_frame(ws, refusals, window)
+                if ping:
+                    ws.sock.sendall(ping_frame())
+            finally:
+                subscription.sent()
+    except (ConnectionClosed, SocketError, OSError):
+        pass  # the browser went away (a reset socket raises a plain ConnectionResetError)
+    finally:
+        hub.unsubscribe(subscription)
+    if subscription.close_code is not None and ws.connected:
+        try:
+            if subscription.close_code == POLICY_VIOLATION:
+                ws.sock.settimeout(2.0)  # a peer that stopped reading must not hold this thread on the close
+                reason = "no answer to ping"
+            else:
+                reason = "server restarting"
+            ws.close(reason=subscription.close_code, message=reason)
+        except (ConnectionClosed, SocketError, OSError):
+            pass
