@@ -1,16 +1,20 @@
 """Settings declared as data: every knob the console reads, its default, and what it does.
 
 The README's settings table is checked against SETTINGS by a test, so a setting cannot
-exist without being documented.
+exist without being documented. This is the lowest room: it imports nothing of the console, so
+the settings whose text has a shape (queue targets, alert thresholds, proxy networks, group roles)
+are parsed here, into the small values the queues and access rooms then read.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -72,21 +76,11 @@ def _percent(text: str) -> int:
 
 def _time_zone(text: str) -> str:
     """Check an IANA time zone name."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(text.strip())
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {text!r}") from None
     return text.strip()
-
-
-def _queue_targets(text: str) -> str:
-    """Check per-queue service level targets."""
-    from console.queues.kpis import parse_queue_targets
-
-    parse_queue_targets(text)
-    return text
 
 
 def _formula(text: str) -> str:
@@ -96,33 +90,9 @@ def _formula(text: str) -> str:
     return text.strip()
 
 
-def _alert_thresholds(text: str) -> str:
-    """Check alert thresholds."""
-    from console.queues.alerts import parse_thresholds
-
-    parse_thresholds(text)
-    return text
-
-
 def _secure_cookies(text: str) -> str | bool:
     """`auto`, or a strict true/false."""
     return "auto" if text.strip().lower() == "auto" else _flag(text)
-
-
-def _trusted_proxies(text: str) -> str:
-    """Check a comma-separated list of proxy addresses or CIDR networks."""
-    from console.access.embedding import parse_networks
-
-    parse_networks(text)
-    return text
-
-
-def _group_roles(text: str) -> str:
-    """Check `group=role` pairs."""
-    from console.access.auth import parse_group_roles
-
-    parse_group_roles(text)
-    return text
 
 
 def _header_name(text: str) -> str:
@@ -141,191 +111,183 @@ def _frame_ancestors(text: str) -> str:
     return " ".join(sources)
 
 
+# --- settings with a shape: parsed here, for the rooms that read them ---------------------------
+
+ROLES = ("viewer", "supervisor", "admin")  # lowest first: a role may do all that the ones before it may
+ALERT_METRICS = ("longest_wait", "depth", "service_level")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """Answer within `seconds` for `goal` percent of calls, shown as "80/20"."""
+
+    seconds: int = 20
+    goal: int = 80
+
+    @property
+    def label(self) -> str:
+        return f"{self.goal}/{self.seconds}"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Warning and critical limits for one alert metric."""
+
+    warning: float
+    critical: float
+
+
+def parse_queue_targets(text: str) -> dict[str, ServiceTarget]:
+    """Read "Sales=90/30,Support=80/20" (goal %/seconds per queue); raise ValueError on nonsense."""
+    targets: dict[str, ServiceTarget] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, value = item.rpartition("=")
+        goal, slash, seconds = value.partition("/")
+        if not equals or not name.strip() or not slash:
+            raise ValueError(f"expected queue=goal/seconds, got {item!r}")
+        target = ServiceTarget(int(seconds), int(goal))
+        if target.seconds <= 0 or not 0 < target.goal <= 100:
+            raise ValueError(f"target out of range in {item!r}")
+        targets[name.strip()] = target
+    return targets
+
+
+def parse_thresholds(text: str) -> dict[str, dict[str, Threshold]]:
+    """Read the CONSOLE_ALERT_THRESHOLDS text; raise ValueError naming what is wrong."""
+    table: dict[str, dict[str, Threshold]] = {}
+    for group in filter(None, (part.strip() for part in text.split(";"))):
+        queue, colon, items = group.rpartition(":")
+        if not colon or not queue.strip():
+            raise ValueError(f"expected queue:metric=warning/critical, got {group!r}")
+        limits = table.setdefault(queue.strip(), {})
+        for item in filter(None, (part.strip() for part in items.split(","))):
+            metric, equals, value = item.partition("=")
+            warning, slash, critical = value.partition("/")
+            if not equals or not slash or metric.strip() not in ALERT_METRICS:
+                raise ValueError(f"expected one of {', '.join(ALERT_METRICS)} as metric=warning/critical, got {item!r}")
+            limits[metric.strip()] = Threshold(float(warning), float(critical))
+    return table
+
+
+def parse_networks(text: str | None) -> tuple[Network, ...]:
+    """Proxy addresses or CIDR networks, comma or space separated; ValueError names a bad one."""
+    networks = []
+    for part in (text or "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
+
+
+def parse_group_roles(text: str | None) -> dict[str, str]:
+    """`group=role` pairs, comma separated, into a dict; ValueError says which pair is wrong."""
+    mapping = {}
+    for pair in (text or "").split(","):
+        if not pair.strip():
+            continue
+        group, equals, role = pair.partition("=")
+        if not equals or not group.strip() or role.strip() not in ROLES:
+            raise ValueError(f"expected group=role with a role from {', '.join(ROLES)}, got {pair.strip()!r}")
+        mapping[group.strip()] = role.strip()
+    return mapping
+
+
+def _checked(parse: Callable[[str], Any]) -> Callable[[str], str]:
+    """A setting checked by one of the parsers above but kept as its text, which the rooms parse again."""
+
+    def check(text: str) -> str:
+        parse(text)
+        return text
+
+    return check
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("TELNYX_API_KEY", None, "Telnyx API v2 key the console uses for commands and reconciliation."),
-    Setting(
-        "TELNYX_PUBLIC_KEY",
-        None,
-        "Base64 Ed25519 public key from Mission Control; webhooks are verified with it. "
-        "`serve` refuses to start without it.",
-    ),
+    Setting("TELNYX_PUBLIC_KEY", None,
+            "Base64 Ed25519 public key from Mission Control; webhooks are verified with it. "
+            "`serve` refuses to start without it."),
     Setting("TELNYX_BASE_URL", "https://api.telnyx.com/v2", "Telnyx REST base URL (point it at the simulator for demos)."),
-    Setting(
-        "TELNYX_CONNECTION_ID",
-        None,
-        "Call Control connection (application) id used to dial supervisor lines.",
-    ),
+    Setting("TELNYX_CONNECTION_ID", None, "Call Control connection (application) id used to dial supervisor lines."),
     Setting("TELNYX_CALLER_ID", None, "Caller id (E.164) shown when the console dials a supervisor line."),
-    Setting(
-        "CONSOLE_CALLER_MESSAGE_VOICE",
-        "female",
-        "Voice Telnyx speaks a message to a queued caller in: `female`, `male`, or a provider voice such as "
-        "`AWS.Polly.Joanna-Neural`.",
-    ),
+    Setting("CONSOLE_CALLER_MESSAGE_VOICE", "female",
+            "Voice Telnyx speaks a message to a queued caller in: `female`, `male`, or a provider voice such as "
+            "`AWS.Polly.Joanna-Neural`."),
     Setting("CONSOLE_DATABASE", "supervisor-console.db", "SQLite file holding the event log and read model."),
-    Setting(
-        "CONSOLE_SECRET_KEY",
-        None,
-        "Secret for signing session cookies; `serve` refuses to start without it, demo makes one up.",
-    ),
-    Setting(
-        "CONSOLE_WEBHOOK_TOLERANCE",
-        300,
-        "Seconds a webhook timestamp may differ from the clock (either way) before it is rejected.",
-        _positive_int,
-    ),
-    Setting(
-        "CONSOLE_WEBHOOK_MAX_BYTES",
-        1_048_576,
-        "Largest webhook body accepted; bigger ones get 413.",
-        _positive_int,
-    ),
-    Setting(
-        "CONSOLE_RECONCILE_INTERVAL",
-        30.0,
-        "Seconds between REST reconciliations that heal missed webhooks.",
-        _positive_float,
-    ),
-    Setting(
-        "CONSOLE_TELNYX_TIMEOUT",
-        10.0,
-        "Seconds the console waits for one Telnyx API request.",
-        _positive_float,
-    ),
+    Setting("CONSOLE_SECRET_KEY", None,
+            "Secret for signing session cookies; `serve` refuses to start without it, demo makes one up."),
+    Setting("CONSOLE_WEBHOOK_TOLERANCE", 300,
+            "Seconds a webhook timestamp may differ from the clock (either way) before it is rejected.", _positive_int),
+    Setting("CONSOLE_WEBHOOK_MAX_BYTES", 1_048_576,
+            "Largest webhook body accepted; bigger ones get 413.", _positive_int),
+    Setting("CONSOLE_RECONCILE_INTERVAL", 30.0,
+            "Seconds between REST reconciliations that heal missed webhooks.", _positive_float),
+    Setting("CONSOLE_TELNYX_TIMEOUT", 10.0, "Seconds the console waits for one Telnyx API request.", _positive_float),
     Setting("CONSOLE_HUB_TICK_MS", 100, "Milliseconds the live hub gathers changes before pushing them to browsers.", _positive_int),
-    Setting(
-        "CONSOLE_RENDER_PROCESS",
-        False,
-        "Draw live updates in a second process, so a busy console's webhooks and rendering use two cores.",
-        _flag,
-    ),
+    Setting("CONSOLE_RENDER_PROCESS", False,
+            "Draw live updates in a second process, so a busy console's webhooks and rendering use two cores.", _flag),
     Setting("CONSOLE_WAIT_WARN_SECONDS", 60, "A queue wait turns amber after this many seconds.", _positive_int),
-    Setting(
-        "CONSOLE_WAIT_CRITICAL_SECONDS",
-        180,
-        "A queue wait turns red (and is announced) after this many seconds.",
-        _positive_int,
-    ),
+    Setting("CONSOLE_WAIT_CRITICAL_SECONDS", 180,
+            "A queue wait turns red (and is announced) after this many seconds.", _positive_int),
     Setting("CONSOLE_TIMEZONE", "UTC", "IANA time zone whose midnight starts the KPI day (e.g. `Europe/Berlin`).", _time_zone),
-    Setting(
-        "CONSOLE_KPI_WINDOW_SECONDS",
-        0,
-        "Queue KPIs cover this many past seconds (a sliding window); 0 means since midnight in `CONSOLE_TIMEZONE`.",
-        _whole_number,
-    ),
+    Setting("CONSOLE_KPI_WINDOW_SECONDS", 0,
+            "Queue KPIs cover this many past seconds (a sliding window); 0 means since midnight in `CONSOLE_TIMEZONE`.",
+            _whole_number),
     Setting("CONSOLE_SL_TARGET_SECONDS", 20, "Service level target: answer within this many seconds.", _positive_int),
     Setting("CONSOLE_SL_GOAL_PERCENT", 80, "Service level goal: the percent of calls to answer within the target.", _percent),
-    Setting(
-        "CONSOLE_SL_QUEUE_TARGETS",
-        "",
-        "Per-queue service level overrides as `queue=goal/seconds`, comma separated (e.g. `Sales=90/30`).",
-        _queue_targets,
-    ),
-    Setting(
-        "CONSOLE_SL_FORMULA",
-        "answered",
-        "Service level over `answered` calls only, or over answered plus abandons past the cutoff (`abandons`).",
-        _formula,
-    ),
-    Setting(
-        "CONSOLE_SHORT_ABANDON_SECONDS",
-        5,
-        "Callers who hang up sooner than this are short abandons: not offered, not abandoned.",
-        _whole_number,
-    ),
-    Setting(
-        "CONSOLE_ALERT_THRESHOLDS",
-        "*:longest_wait=60/180,depth=5/10,service_level=80/60",
-        "Alert thresholds as `queue:metric=warning/critical,...` groups separated by `;` (`*` = every queue; "
-        "metrics longest_wait seconds, depth callers, service_level percent, which alerts when it falls below).",
-        _alert_thresholds,
-    ),
-    Setting(
-        "CONSOLE_ALERT_MIN_CALLS",
-        10,
-        "Service level raises no alert until at least this many calls count towards it in the period, "
-        "so two calls at the start of a shift do not read as a crisis; 0 or 1 alerts from the first call.",
-        _whole_number,
-    ),
-    Setting(
-        "CONSOLE_ALERT_CLEAR_SECONDS",
-        30,
-        "An alert steps down (critical to warning, or back to normal) only after its figure has stayed "
-        "below the level this many seconds, so a queue hovering at a threshold does not flap; 0 steps down at once.",
-        _whole_number,
-    ),
-    Setting(
-        "CONSOLE_WS_PING_SECONDS",
-        25,
-        "Seconds between WebSocket pings to each open page; a page that has not answered one ping by "
-        "the next is disconnected (a live browser reconnects by itself). 0 sends no pings.",
-        _whole_number,
-    ),
-    Setting(
-        "CONSOLE_SUPERVISOR_PHONE",
-        None,
-        "Phone number (E.164) or SIP address dialled as a supervisor's line until they save their own.",
-    ),
-    Setting(
-        "CONSOLE_DEMO",
-        False,
-        "Demo mode: label the console as a demo and sign every visitor in as a demo admin "
-        "(set by `supervisor-console demo`; never in production).",
-        _flag,
-    ),
-    Setting(
-        "CONSOLE_SESSION_HOURS",
-        12,
-        "Hours a sign-in lasts before the console asks for the password again.",
-        _positive_int,
-    ),
-    Setting(
-        "CONSOLE_SECURE_COOKIES",
-        "auto",
-        "Mark the session cookie Secure (HTTPS only): `true`, `false`, or `auto` = on, except in demo mode "
-        "and for plain-HTTP requests to localhost.",
-        _secure_cookies,
-    ),
-    Setting(
-        "CONSOLE_TRUSTED_PROXIES",
-        "",
-        "Addresses or CIDR networks of reverse proxies whose X-Forwarded-For/Proto/Host/Port/Prefix "
-        "(and trusted user headers) are believed, comma separated (e.g. `10.0.0.5,192.168.1.0/24`).",
-        _trusted_proxies,
-    ),
-    Setting(
-        "CONSOLE_TRUSTED_HEADER_AUTH",
-        False,
-        "Single sign-on: take the signed-in user from `CONSOLE_TRUSTED_USER_HEADER`, but only on requests "
-        "from `CONSOLE_TRUSTED_PROXIES`.",
-        _flag,
-    ),
-    Setting(
-        "CONSOLE_TRUSTED_USER_HEADER",
-        "X-Forwarded-User",
-        "Header in which the trusted proxy names the signed-in user.",
-        _header_name,
-    ),
-    Setting(
-        "CONSOLE_TRUSTED_GROUPS_HEADER",
-        "X-Forwarded-Groups",
-        "Header in which the trusted proxy lists the user's groups (comma separated).",
-        _header_name,
-    ),
-    Setting(
-        "CONSOLE_GROUP_ROLES",
-        "",
-        "Groups mapped to roles for single sign-on as `group=role` pairs, comma separated (e.g. "
-        "`ops-admins=admin,ops-sup=supervisor`); the highest role wins; with none, the user's stored role, else viewer.",
-        _group_roles,
-    ),
-    Setting(
-        "CONSOLE_FRAME_ANCESTORS",
-        "'self'",
-        "Pages that may show the console in a frame (the CSP `frame-ancestors` sources, space separated, "
-        "e.g. `'self' https://intranet.example.com`).",
-        _frame_ancestors,
-    ),
+    Setting("CONSOLE_SL_QUEUE_TARGETS", "",
+            "Per-queue service level overrides as `queue=goal/seconds`, comma separated (e.g. `Sales=90/30`).",
+            _checked(parse_queue_targets)),
+    Setting("CONSOLE_SL_FORMULA", "answered",
+            "Service level over `answered` calls only, or over answered plus abandons past the cutoff (`abandons`).",
+            _formula),
+    Setting("CONSOLE_SHORT_ABANDON_SECONDS", 5,
+            "Callers who hang up sooner than this are short abandons: not offered, not abandoned.", _whole_number),
+    Setting("CONSOLE_ALERT_THRESHOLDS", "*:longest_wait=60/180,depth=5/10,service_level=80/60",
+            "Alert thresholds as `queue:metric=warning/critical,...` groups separated by `;` (`*` = every queue; "
+            "metrics longest_wait seconds, depth callers, service_level percent, which alerts when it falls below).",
+            _checked(parse_thresholds)),
+    Setting("CONSOLE_ALERT_MIN_CALLS", 10,
+            "Service level raises no alert until at least this many calls count towards it in the period, "
+            "so two calls at the start of a shift do not read as a crisis; 0 or 1 alerts from the first call.",
+            _whole_number),
+    Setting("CONSOLE_ALERT_CLEAR_SECONDS", 30,
+            "An alert steps down (critical to warning, or back to normal) only after its figure has stayed "
+            "below the level this many seconds, so a queue hovering at a threshold does not flap; 0 steps down at once.",
+            _whole_number),
+    Setting("CONSOLE_WS_PING_SECONDS", 25,
+            "Seconds between WebSocket pings to each open page; a page that has not answered one ping by "
+            "the next is disconnected (a live browser reconnects by itself). 0 sends no pings.", _whole_number),
+    Setting("CONSOLE_SUPERVISOR_PHONE", None,
+            "Phone number (E.164) or SIP address dialled as a supervisor's line until they save their own."),
+    Setting("CONSOLE_DEMO", False,
+            "Demo mode: label the console as a demo and sign every visitor in as a demo admin "
+            "(set by `supervisor-console demo`; never in production).", _flag),
+    Setting("CONSOLE_SESSION_HOURS", 12,
+            "Hours a sign-in lasts before the console asks for the password again.", _positive_int),
+    Setting("CONSOLE_SECURE_COOKIES", "auto",
+            "Mark the session cookie Secure (HTTPS only): `true`, `false`, or `auto` = on, except in demo mode "
+            "and for plain-HTTP requests to localhost.", _secure_cookies),
+    Setting("CONSOLE_TRUSTED_PROXIES", "",
+            "Addresses or CIDR networks of reverse proxies whose X-Forwarded-For/Proto/Host/Port/Prefix "
+            "(and trusted user headers) are believed, comma separated (e.g. `10.0.0.5,192.168.1.0/24`).",
+            _checked(parse_networks)),
+    Setting("CONSOLE_TRUSTED_HEADER_AUTH", False,
+            "Single sign-on: take the signed-in user from `CONSOLE_TRUSTED_USER_HEADER`, but only on requests "
+            "from `CONSOLE_TRUSTED_PROXIES`.", _flag),
+    Setting("CONSOLE_TRUSTED_USER_HEADER", "X-Forwarded-User",
+            "Header in which the trusted proxy names the signed-in user.", _header_name),
+    Setting("CONSOLE_TRUSTED_GROUPS_HEADER", "X-Forwarded-Groups",
+            "Header in which the trusted proxy lists the user's groups (comma separated).", _header_name),
+    Setting("CONSOLE_GROUP_ROLES", "",
+            "Groups mapped to roles for single sign-on as `group=role` pairs, comma separated (e.g. "
+            "`ops-admins=admin,ops-sup=supervisor`); the highest role wins; with none, the user's stored role, else viewer.",
+            _checked(parse_group_roles)),
+    Setting("CONSOLE_FRAME_ANCESTORS", "'self'",
+            "Pages that may show the console in a frame (the CSP `frame-ancestors` sources, space separated, "
+            "e.g. `'self' https://intranet.example.com`).", _frame_ancestors),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -5,7 +5,9 @@ One after_request hook records every POST to an endpoint whose permission change
 user and role, the action (endpoint, plus the variant such as ``:mute``), its targets and form
 parameters (never passwords or the CSRF token), the result (ok, invalid, forbidden, refused by
 Telnyx with Telnyx's words, failed), and the client's address. An "are you sure?" question, or a
-Cancel, sends nothing and is not recorded; the confirmed command is.
+Cancel, sends nothing and is not recorded; the confirmed command is. The words of a refusal come
+from whoever refused: ``g.refusal`` from auth's check, ``g.telnyx_refusal`` from the web room's
+answer to a Telnyx error.
 
 Entries are console events on the bus (so every instance sees them); the store keeps them in
 the audit table. Where Telnyx confirms a command by webhook, the entry waits for it: a join for
@@ -21,14 +23,12 @@ import io
 import json
 import logging
 from datetime import UTC, datetime
-from functools import wraps
 
 from flask import Flask, g, request
 
 from console.access.auth import ACTING, current_user, permission_for
 from console.ingest.bus import get_bus
 from console.state.store import AUDIT_EVENT
-from console.telnyx.errors import TelnyxError
 from console.telnyx.events import console_event, format_timestamp
 
 log = logging.getLogger("console.audit")
@@ -156,18 +156,6 @@ def record_request(response):
     return response
 
 
-def _noting_refusals(handler):
-    """Wrap the TelnyxError handler so the entry carries Telnyx's own words."""
-    from console.web.views.feedback import explain
-
-    @wraps(handler)
-    def noted(error: TelnyxError):
-        g.telnyx_refusal = explain(error)
-        return handler(error)
-
-    return noted
-
-
 def csv_text(entries: list[dict]) -> str:
     """Entries as CSV; cells that a spreadsheet would run as a formula are quoted with a leading '."""
     out = io.StringIO()
@@ -186,8 +174,5 @@ def csv_text(entries: list[dict]) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Record after every request; call after the blueprints are registered (it wraps their TelnyxError handler)."""
-    handler = app.error_handler_spec.get(None, {}).get(None, {}).get(TelnyxError)
-    if handler is not None:
-        app.register_error_handler(TelnyxError, _noting_refusals(handler))
+    """Record after every request."""
     app.after_request(record_request)

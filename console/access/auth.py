@@ -11,6 +11,7 @@ when CONSOLE_TRUSTED_HEADER_AUTH is on and the request came from CONSOLE_TRUSTED
 session cookie set at the login page, and in demo mode a demo admin. Every state-changing request
 must carry the session's CSRF token, in the X-CSRF-Token header (htmx sends it from hx-headers on
 <body>) or a csrf_token form field; only the webhook is exempt, because its signature verifies it.
+A refusal is raised as `Refused`, with its words; how it looks (a status line, a page) is the web room's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from flask import (
@@ -29,7 +31,6 @@ from flask import (
     has_request_context,
     make_response,
     redirect,
-    render_template,
     request,
     session,
     url_for,
@@ -38,8 +39,9 @@ from markupsafe import Markup, escape
 
 from console.access import session_cookie
 from console.access.embedding import from_trusted_proxy
-from console.access.users import ROLES, role_rank
-from console.config import ConfigError
+from console.access.users import role_rank
+from console.config import ConfigError, parse_group_roles
+from console.state.store import get_store
 
 log = logging.getLogger("console.auth")
 
@@ -158,19 +160,6 @@ def permission_for(endpoint: str | None) -> str | None:
     return PERMISSIONS.get(f"{blueprint}.*") if blueprint else None
 
 
-def parse_group_roles(text: str | None) -> dict[str, str]:
-    """`group=role` pairs, comma separated, into a dict; ValueError says which pair is wrong."""
-    mapping = {}
-    for pair in (text or "").split(","):
-        if not pair.strip():
-            continue
-        group, equals, role = pair.partition("=")
-        if not equals or not group.strip() or role.strip() not in ROLES:
-            raise ValueError(f"expected group=role with a role from {', '.join(ROLES)}, got {pair.strip()!r}")
-        mapping[group.strip()] = role.strip()
-    return mapping
-
-
 # --- who is asking ------------------------------------------------------------------------------
 
 
@@ -205,8 +194,6 @@ def _resolve_user() -> User | None:
         return single_sign_on
     name = session.get(_USER_KEY)
     if name:
-        from console.state.store import get_store
-
         user = get_store().user(name)
         if user is not None and not user["disabled"]:
             return User(user["name"], user["role"], user["phone"])
@@ -224,8 +211,6 @@ def _single_sign_on_user() -> User | None:
     name = (request.headers.get(config["CONSOLE_TRUSTED_USER_HEADER"]) or "").strip()
     if not name:
         return None
-    from console.state.store import get_store
-
     stored = get_store().user(name)
     if stored is not None and stored["disabled"]:
         return None
@@ -269,7 +254,7 @@ def _csrf_ok() -> bool:
 
 
 def check_request():
-    """Before every request: an entry in the table, the CSRF token, a user, and the permission."""
+    """Before every request: an entry in the table, the CSRF token, a user, and the permission (else Refused)."""
     g.console_request = True
     g.request_started = datetime.now(UTC)
     endpoint = request.endpoint
@@ -279,19 +264,19 @@ def check_request():
     if permission is None:
         log.error("refused %s %s: endpoint %s has no entry in console.auth.PERMISSIONS",
                   request.method, request.path, endpoint)
-        return refuse("This address has no permission entry yet, so the console refuses it to everyone.")
+        refuse("This address has no permission entry yet, so the console refuses it to everyone.")
     if request.method not in SAFE_METHODS and endpoint not in CSRF_EXEMPT and not _csrf_ok():
-        return refuse("The page's security token is missing or out of date, so nothing was done. "
-                      "Reload the page and try again.", title="Security check failed")
+        refuse("The page's security token is missing or out of date, so nothing was done. "
+               "Reload the page and try again.", title="Security check failed")
     if permission == PUBLIC:
         return None
     user = current_user()
     if user is None:
         return _sign_in_first()
-    if _is_socket() and not _same_origin():
-        return refuse("The live connection was opened from another site.")
+    if is_socket() and not _same_origin():
+        refuse("The live connection was opened from another site.")
     if not user.can(permission):
-        return refuse(_why_not(user, permission))
+        refuse(_why_not(user, permission))
     return None
 
 
@@ -302,7 +287,8 @@ def _why_not(user: User, permission: str) -> str:
     return f"Only {needs} can do this; you are signed in as {user.name} ({user.role})."
 
 
-def _is_socket() -> bool:
+def is_socket() -> bool:
+    """Whether this request opens the live WebSocket (its refusals are plain text)."""
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
@@ -316,23 +302,20 @@ def _is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def refuse(detail: str, *, title: str = "Not allowed", status: int = 403):
-    """403 (or `status`): a line in the control's status area for htmx, an error page otherwise."""
-    g.refusal = detail
-    if _is_socket():
-        return make_response(detail, status, {"Content-Type": "text/plain; charset=utf-8"})
-    if _is_htmx():
-        from console.web.views.feedback import Notice, macro, status_selector
+class Refused(Exception):
+    """A request the console will not serve, with the words why; the web room decides how it looks."""
 
-        response = make_response(macro("notice_line")(Notice("error", detail)), status)
-        target = request.headers.get("HX-Target")
-        if target:
-            response.headers["HX-Retarget"] = status_selector(target)
-            response.headers["HX-Reswap"] = "innerHTML"
-        return response
-    page = render_template("error.html", page_name="error",
-                           error={"status": status, "title": title, "detail": detail})
-    return make_response(page, status)
+    def __init__(self, detail: str, *, title: str = "Not allowed", status: int = 403):
+        super().__init__(detail)
+        self.detail = detail
+        self.title = title
+        self.status = status
+
+
+def refuse(detail: str, *, title: str = "Not allowed", status: int = 403) -> NoReturn:
+    """Refuse this request: the words are kept for its audit entry, then raised for the web room to answer."""
+    g.refusal = detail
+    raise Refused(detail, title=title, status=status)
 
 
 def here() -> str:
@@ -343,7 +326,7 @@ def here() -> str:
 
 def _sign_in_first():
     login = url_for("auth.login", next=here())
-    if _is_socket():
+    if is_socket():
         return make_response("Sign in first.", 401, {"Content-Type": "text/plain; charset=utf-8"})
     if _is_htmx():
         return make_response("", 401, {"HX-Redirect": login})

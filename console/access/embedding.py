@@ -18,21 +18,10 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from console.config import Network, parse_networks
 
 # The address the request really came from, kept before ProxyFix swaps in X-Forwarded-For.
 PEER = "console.peer_address"
-
-
-def parse_networks(text: str | None) -> tuple[Network, ...]:
-    """Proxy addresses or CIDR networks, comma or space separated; ValueError names a bad one."""
-    networks = []
-    for part in (text or "").replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"{part!r} is not an IP address or CIDR network") from None
-    return tuple(networks)
 
 
 def is_trusted(address: str | None, networks: Iterable[Network]) -> bool:

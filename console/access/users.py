@@ -8,9 +8,13 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-ROLES = ("viewer", "supervisor", "admin")
+from console.config import ROLES
+
 MIN_PASSWORD_LENGTH = 8
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SIP = re.compile(r"sips?:[^\s@]+@[^\s@]+")
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 
 
 class UserError(ValueError):
@@ -40,16 +44,23 @@ def check_password(password: str | None) -> str:
     return password
 
 
+def check_address(raw: str | None) -> str:
+    """Where a supervisor line can ring: an E.164 number (typing spaces, dots, dashes, brackets) or a SIP URI."""
+    text = (raw or "").strip()
+    if _SIP.fullmatch(text):
+        return text
+    number = _PHONE_PUNCTUATION.sub("", text)
+    if _E164.fullmatch(number):
+        return number
+    raise UserError("Enter a phone number in international form, like +13125550123, "
+                    "or a SIP address, like sip:alice@example.com.")
+
+
 def check_phone(phone: str | None) -> str | None:
     """An E.164 number or SIP address for the supervisor's line, or None when left empty."""
     if phone is None or not phone.strip():
         return None
-    from console.supervision.line import SupervisionRefused, check_address
-
-    try:
-        return check_address(phone)
-    except SupervisionRefused as refused:
-        raise UserError(refused.message) from None
+    return check_address(phone)
 
 
 def role_rank(role: str | None) -> int:

@@ -18,45 +18,22 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from console.config import Threshold, parse_thresholds
+from console.ingest.bus import get_bus
+from console.queues.figures import figures_now
 from console.queues.kpis import ALL_QUEUES, QueueFigures
+from console.state.store import get_store
 from console.telnyx.events import console_event
 
 log = logging.getLogger("console.alerts")
 
-METRICS = ("longest_wait", "depth", "service_level")
 LOWER_IS_WORSE = {"service_level"}
 LEVELS = ("ok", "warning", "critical")
 ALERT_TYPES = ("console.alert.raised", "console.alert.cleared")
 LABELS = {"longest_wait": "Longest wait", "depth": "Callers waiting", "service_level": "Service level"}
 MIN_GAP_SECONDS = 0.5
 UNITS = {"longest_wait": "s", "depth": "", "service_level": "%"}
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """Warning and critical limits for one metric."""
-
-    warning: float
-    critical: float
-
-
-def parse_thresholds(text: str) -> dict[str, dict[str, Threshold]]:
-    """Read the CONSOLE_ALERT_THRESHOLDS text; raise ValueError naming what is wrong."""
-    table: dict[str, dict[str, Threshold]] = {}
-    for group in filter(None, (part.strip() for part in text.split(";"))):
-        queue, colon, items = group.rpartition(":")
-        if not colon or not queue.strip():
-            raise ValueError(f"expected queue:metric=warning/critical, got {group!r}")
-        limits = table.setdefault(queue.strip(), {})
-        for item in filter(None, (part.strip() for part in items.split(","))):
-            metric, equals, value = item.partition("=")
-            warning, slash, critical = value.partition("/")
-            if not equals or not slash or metric.strip() not in METRICS:
-                raise ValueError(f"expected one of {', '.join(METRICS)} as metric=warning/critical, got {item!r}")
-            limits[metric.strip()] = Threshold(float(warning), float(critical))
-    return table
 
 
 def thresholds_for(table: Mapping[str, Mapping[str, Threshold]], queue: str) -> dict[str, Threshold]:
@@ -221,10 +198,6 @@ class AlertWatcher:
 
     def check(self) -> list:
         """One round: evaluate, record changes as events, tell the live hub; return the events."""
-        from console.ingest.bus import get_bus
-        from console.queues.figures import figures_now
-        from console.state.store import get_store
-
         store = get_store()
         if not self.states:
             self.states = last_levels(store)

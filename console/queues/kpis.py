@@ -12,24 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from console.config import ServiceTarget, parse_queue_targets
 from console.state.outcomes import ABANDON_REASONS, ANSWERED_REASONS
 from console.telnyx.events import Event
 
 FORMULA_ANSWERED = "answered"
 FORMULA_WITH_ABANDONS = "abandons"
 ALL_QUEUES = "*"
-
-
-@dataclass(frozen=True)
-class ServiceTarget:
-    """Answer within `seconds` for `goal` percent of calls, shown as "80/20"."""
-
-    seconds: int = 20
-    goal: int = 80
-
-    @property
-    def label(self) -> str:
-        return f"{self.goal}/{self.seconds}"
 
 
 @dataclass(frozen=True)
@@ -58,21 +47,6 @@ class KpiSettings:
             timezone=config.get("CONSOLE_TIMEZONE") or "UTC",
             window_seconds=int(config.get("CONSOLE_KPI_WINDOW_SECONDS") or 0),
         )
-
-
-def parse_queue_targets(text: str) -> dict[str, ServiceTarget]:
-    """Read "Sales=90/30,Support=80/20" (goal %/seconds per queue); raise ValueError on nonsense."""
-    targets: dict[str, ServiceTarget] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, equals, value = item.rpartition("=")
-        goal, slash, seconds = value.partition("/")
-        if not equals or not name.strip() or not slash:
-            raise ValueError(f"expected queue=goal/seconds, got {item!r}")
-        target = ServiceTarget(int(seconds), int(goal))
-        if target.seconds <= 0 or not 0 < target.goal <= 100:
-            raise ValueError(f"target out of range in {item!r}")
-        targets[name.strip()] = target
-    return targets
 
 
 def period_start(now: datetime, settings: KpiSettings) -> datetime:

@@ -12,11 +12,12 @@ never show a supervisor as quieter than Telnyx has them.
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass, field
 
 from flask import current_app
 
+from console.access.auth import current_user
+from console.access.users import UserError, check_address
 from console.ingest.bus import get_bus
 from console.state.store import get_store
 from console.supervision.audio_paths import Hearing, audio_paths, hearing, join_names
@@ -33,9 +34,6 @@ DEMO_PHONE = "+13125550199"
 DIAL_TIMEOUT_SECS = 30
 PRESENT = ("joining", "joined")
 HEARD_BY_ALL = ("none", "barge")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_SIP = re.compile(r"sips?:[^\s@]+@[^\s@]+")
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 
 
 class SupervisionRefused(Exception):
@@ -49,8 +47,6 @@ class SupervisionRefused(Exception):
 
 def current_supervisor() -> dict:
     """The signed-in user making this request, as the supervisor whose line and modes these are."""
-    from console.access.auth import current_user
-
     user = current_user()
     if user is None:
         raise SupervisionRefused("Sign in first: the supervisor line belongs to a signed-in user.", 401)
@@ -61,16 +57,12 @@ def current_supervisor() -> dict:
     }
 
 
-def check_address(raw: str | None) -> str:
-    """An E.164 number (spaces, dots, dashes and brackets allowed while typing) or a SIP URI."""
-    text = (raw or "").strip()
-    if _SIP.fullmatch(text):
-        return text
-    number = _PHONE_PUNCTUATION.sub("", text)
-    if _E164.fullmatch(number):
-        return number
-    raise SupervisionRefused("Enter a phone number in international form, like +13125550123, "
-                             "or a SIP address, like sip:alice@example.com.", 422)
+def _line_address(raw: str | None) -> str:
+    """The number or SIP address typed for the line, checked as access checks a user's phone (422 when wrong)."""
+    try:
+        return check_address(raw)
+    except UserError as wrong:
+        raise SupervisionRefused(str(wrong), 422) from None
 
 
 def telnyx_words(error: TelnyxError) -> str:
@@ -149,7 +141,7 @@ def _save_profile(supervisor: dict, **fields) -> None:
 
 def save_phone(supervisor: dict, raw: str | None) -> str:
     """Keep the phone number or SIP address the console dials as this supervisor's line."""
-    phone = check_address(raw)
+    phone = _line_address(raw)
     _save_profile(supervisor, phone=phone)
     return f"Saved: the console calls {phone} when you connect your line."
 
@@ -164,7 +156,7 @@ def connect_line(supervisor: dict, raw_phone: str | None = None) -> str:
     if line.live:
         raise SupervisionRefused("Your line is already connected." if line.status == "connected"
                                  else "The console is already calling your phone.")
-    phone = check_address(raw_phone) if raw_phone and raw_phone.strip() else line.phone
+    phone = _line_address(raw_phone) if raw_phone and raw_phone.strip() else line.phone
     if not phone:
         raise SupervisionRefused("Enter the phone number or SIP address the console should call.", 422)
     connection_id = current_app.config.get("TELNYX_CONNECTION_ID")

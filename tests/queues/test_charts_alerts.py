@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from console.config import Threshold, parse_thresholds
 from console.queues.alerts import (
-    Threshold,
     describe,
     evaluate,
     level,
-    parse_thresholds,
     queue_level,
     settle,
     shown_states,

@@ -6,14 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from console.config import ServiceTarget, parse_queue_targets
 from console.queues.kpis import (
     ALL_QUEUES,
     FORMULA_WITH_ABANDONS,
     KpiSettings,
-    ServiceTarget,
     compute,
     intervals,
-    parse_queue_targets,
     period_start,
 )
 from tests.event_factory import at, call_hangup, dequeued, enqueued, joined, left

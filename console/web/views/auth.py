@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from console.access.auth import current_user, sign_in, sign_out
+from console.access.auth import Refused, current_user, sign_in, sign_out
 from console.access.session_cookie import cookie_secure
 from console.access.users import verify_password
 from console.state.store import get_store
+from console.web.views.feedback import access_refused
 
 auth = Blueprint("auth", __name__)
+auth.app_errorhandler(Refused)(access_refused)
 
 
 def _safe_next(target: str | None) -> str:

@@ -4,7 +4,8 @@ Shared by the conference and queue controls. A successful command re-renders its
 with a success notice (saying so when Telnyx only answered after retries); a form the supervisor
 must fix comes back with 422; a refusal from Telnyx goes through `telnyx_refused`, the one
 handler for TelnyxError, which puts Telnyx's own words in the control's status line for htmx
-and renders an error page for a plain form post.
+and renders an error page for a plain form post. A request access refused (auth.Refused) is
+answered the same way by `access_refused`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from flask import (
     request,
 )
 
+from console.access.auth import Refused, is_socket
 from console.ingest.bus import get_bus
 from console.telnyx.errors import (
     APIConnectionError,
@@ -189,9 +191,20 @@ def status_selector(target_id: str) -> str:
     return f"#{safe} [data-control-status]"
 
 
+def _beside_the_control(html: str, status: int):
+    """An htmx answer swapped into the status line of the control that sent the request."""
+    response = make_response(html, status)
+    target = request.headers.get("HX-Target")
+    if target:
+        response.headers["HX-Retarget"] = status_selector(target)
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
 def telnyx_refused(error: TelnyxError):
     """The one handler for TelnyxError: inline beside the control for htmx, else an error page."""
-    text = explain(error)
+    g.telnyx_refusal = explain(error)  # the audit entry records Telnyx's own words
+    text = g.telnyx_refusal
     retries = _retries()
     if retries:
         text += f" The console retried {len(retries)} times over {sum(w for _, w, _ in retries):.1f} s first."
@@ -204,9 +217,15 @@ def telnyx_refused(error: TelnyxError):
     if not is_htmx():
         page = render_template("control_page.html", title="Telnyx refused the command", fragment=html, back=back_url())
         return make_response(page, status)
-    response = make_response(html, status)
-    target = request.headers.get("HX-Target")
-    if target:
-        response.headers["HX-Retarget"] = status_selector(target)
-        response.headers["HX-Reswap"] = "innerHTML"
-    return response
+    return _beside_the_control(html, status)
+
+
+def access_refused(refusal: Refused):
+    """The handler for auth.Refused: plain words to the live socket, the control's status line for htmx, else a page."""
+    if is_socket():
+        return make_response(refusal.detail, refusal.status, {"Content-Type": "text/plain; charset=utf-8"})
+    if is_htmx():
+        return _beside_the_control(macro("notice_line")(Notice("error", refusal.detail)), refusal.status)
+    page = render_template("error.html", page_name="error",
+                           error={"status": refusal.status, "title": refusal.title, "detail": refusal.detail})
+    return make_response(page, refusal.status)

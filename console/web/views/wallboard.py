@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, render_template, request
 
+from console.config import parse_thresholds
 from console.queues.alerts import (
     LEVELS,
     alert_clear_seconds,
     alert_min_calls,
     evaluate,
     get_watcher,
-    parse_thresholds,
     queue_level,
     shown_states,
     thresholds_for,
