@@ -43,13 +43,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if not settings["CONSOLE_SECRET_KEY"]:
         return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
-    # Loaded here so each command loads only what it runs: serve loads gunicorn and the app.
-    from console.ingest.reconcile import start_reconciler
-    from console.queues.alerts import get_watcher
-    from console.web.app import create_app
+    # Loaded here so each command loads only what it runs: serve loads gunicorn.
     from console.web.server import GunicornServer
 
     def factory():
+        # Loaded in the worker, after gunicorn forks it, so the arbiter never holds the app's modules.
+        from console.ingest.reconcile import start_reconciler
+        from console.queues.alerts import get_watcher
+        from console.web.app import create_app
+
         app = create_app()
         start_reconciler(app)
         get_watcher(app).start()

@@ -36,6 +36,8 @@ ALLOWED_IN_FUNCTIONS = {
         "CLI commands load only what they run (`user list` starts neither Flask nor the simulator)",
     ("console", "create_app", "console.web.app"):
         "importing one room (the simulator importing telnyx) must not load Flask and every blueprint",
+    ("console.bench.server", "main.factory", "console.web.app"):
+        "gunicorn's worker builds the app after the fork, so the arbiter stays small, as under serve",
     # A lazy import of an optional heavy dependency would be listed here too, with its reason.
 }
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-from console.web.app import create_app
 from console.web.server import GunicornServer
 
 
@@ -27,6 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def factory():
+        # Loaded in the worker, after gunicorn forks it, so the arbiter holds none of the app's modules
+        # (as `supervisor-console serve` does; the bench measures the console's RSS).
+        from console.web.app import create_app
+
         return create_app({
             "CONSOLE_DATABASE": args.database,
             "TELNYX_PUBLIC_KEY": args.public_key,
