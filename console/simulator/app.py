@@ -82,12 +82,10 @@ def _world_error(error: WorldError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    if error.code == 404:
+    """Werkzeug's own refusals, answered with documented statuses: 404 for no route (405 too), else 400."""
+    if error.code in (404, 405):
         return _error_response(errors.route_not_found())
-    if error.code == 405:
-        return _error_response(WorldError(405, "10015", "Method not allowed",
-                                          f"{request.method} is not allowed on {request.path}."))
-    return _error_response(WorldError(error.code or 400, "10015", "Bad Request", error.description or ""))
+    return _error_response(errors.bad_request(error.description or "The request could not be read."))
 
 
 def _unexpected_error(error: Exception) -> Response:
@@ -103,9 +101,9 @@ def _body() -> dict:
     try:
         body = json.loads(raw)
     except UnicodeDecodeError:
-        raise WorldError(400, "10028", "Character encoding error", "The request body is not valid UTF-8.") from None
+        raise errors.bad_encoding() from None
     except ValueError as exc:
-        raise WorldError(400, "10015", "Bad Request", f"The request body is not valid JSON: {exc}.") from None
+        raise errors.bad_request(f"The request body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise errors.bad_value(None, "The request body must be a JSON object.")
     return body
@@ -156,7 +154,7 @@ def _gate():
         raise errors.internal_error()
     if fault == "timeout":
         sim.release.wait(sim.chaos.timeout_seconds)
-        raise errors.request_timeout()
+        raise errors.service_unavailable()
     if sim.api_key is not None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), sim.api_key.encode()):

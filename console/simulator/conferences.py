@@ -12,6 +12,10 @@ ACTIONS = frozenset({
     "end", "gather_using_audio", "hold", "unhold", "join", "leave", "mute", "unmute", "play", "stop", "speak",
     "send_dtmf", "record_start", "record_stop", "record_pause", "record_resume", "update",
 })
+# conference.ended's `reason` lists only all_left, host_left and time_exceeded (SPEC ConferenceEnded), while
+# the Conference resource's end_reason adds ended_via_api. The end command hangs every participant up, so its
+# webhook says all_left; the REST shape keeps ended_via_api. Any other cause is already a listed reason.
+WEBHOOK_END_REASONS = {"ended_via_api": "all_left"}
 
 
 class ConferenceOperations:
@@ -286,6 +290,7 @@ class ConferenceOperations:
         if ended_by is not None:
             conference.ended_by = {"call_control_id": ended_by.call_control_id,
                                    "call_session_id": ended_by.call_session_id}
-        self._emit("conference.ended", {**self._conference_payload(conference, conference.creator), "reason": reason})
+        self._emit("conference.ended", {**self._conference_payload(conference, conference.creator),
+                                        "reason": WEBHOOK_END_REASONS.get(reason, reason)})
         self._save_recordings(conference, None)
         conference.ending = False

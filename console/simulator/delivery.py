@@ -1,11 +1,13 @@
 """Signed webhook delivery: a worker thread POSTs each world event to the console, with chaos on request.
 
 Telnyx signs ``timestamp|raw body`` with Ed25519, expects a 2xx answer and retries otherwise. The
-worker does the same: each event body is serialized once, signed afresh at every attempt, and a
-failing event is rescheduled with exponential backoff on a schedule of due times, so one broken
-event never holds back the ones behind it. The chaos knobs (drop, duplicate, reorder, delay) are
-read from the shared ``Chaos`` when an event is submitted, with a seedable random generator so a
-test can predict exactly which events suffer.
+worker does the same: each attempt's body is serialized once and signed afresh, and a failing event
+is rescheduled with exponential backoff on a schedule of due times, so one broken event never holds
+back the ones behind it. Every body carries ``meta: {attempt, delivered_to}`` beside the event, as
+real deliveries do: Telnyx's "Receiving Webhooks" guide shows it on call-control webhooks although
+the spec's conference and queue event schemas leave it out (observed, not in the schema). The chaos
+knobs (drop, duplicate, reorder, delay) are read from the shared ``Chaos`` when an event is submitted,
+with a seedable random generator so a test can predict exactly which events suffer.
 """
 
 from __future__ import annotations
@@ -33,16 +35,19 @@ REORDER_HOLD_LIMIT = 2.0
 
 @dataclass
 class _Event:
-    """One webhook body and its bytes, shared by a duplicate so both copies are identical."""
+    """One webhook body, shared by a duplicate so copies sent at the same attempt are byte-identical."""
 
     body: dict
-    raw: bytes | None = None
+    _sent_as: tuple | None = None
+    _raw: bytes = b""
 
-    def encoded(self) -> bytes:
-        """The body's bytes, serialized on first use and never again."""
-        if self.raw is None:
-            self.raw = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        return self.raw
+    def encoded(self, attempt: int, url: str) -> bytes:
+        """The bytes for try number `attempt` (1 first) to `url`, serialized once per attempt and URL."""
+        if self._sent_as != (attempt, url):
+            document = {**self.body, "meta": {"attempt": attempt, "delivered_to": url}}
+            self._raw = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self._sent_as = (attempt, url)
+        return self._raw
 
 
 @dataclass(order=True)
@@ -52,7 +57,7 @@ class _Attempt:
     due: float
     seq: int
     event: _Event = field(compare=False)
-    attempts: int = field(default=0, compare=False)
+    attempts: int = field(default=0, compare=False)  # failed tries so far; this POST is try attempts + 1
 
 
 class WebhookDelivery:
@@ -230,8 +235,8 @@ class WebhookDelivery:
                 self._cond.notify_all()
 
     def _post(self, session: requests.Session, url: str, attempt: _Attempt) -> bool:
-        """POST one signed copy; True on a 2xx answer."""
-        raw = attempt.event.encoded()
+        """POST one signed copy, numbered by its try; True on a 2xx answer."""
+        raw = attempt.event.encoded(attempt.attempts + 1, url)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,

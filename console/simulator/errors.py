@@ -1,4 +1,10 @@
-"""Telnyx API errors as the simulator raises them: status, code, title, detail and source."""
+"""Telnyx API errors as the simulator raises them: status, code, title, detail and source.
+
+Every error is built here, and each uses a status and code the spec documents together (SPEC
+``components.responses``: 400, 401, 404, 422, 500, 503), except 429/10011, which comes from Telnyx's
+rate-limiting docs page rather than the spec. Where the documented code is only the nearest fit for
+a case the spec does not describe, its factory says so.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +59,8 @@ def missing(field: str) -> WorldError:
 
 
 def wrong_type(field: str, kind: str, *, in_query: bool = False) -> WorldError:
-    return WorldError(422, "10020", "Invalid resource type",
+    """A value of the wrong JSON type: the spec documents no code for this, so 10015, its invalid-value code."""
+    return WorldError(422, "10015", "Invalid value",
                       f"The '{field}' parameter must be of type '{kind}'.", **_where(field, in_query))
 
 
@@ -72,8 +79,17 @@ def out_of_range(field: str, low=None, high=None, *, in_query: bool = False, wha
     return WorldError(422, "10033", "Value outside of range", detail, **_where(field, in_query))
 
 
-def bad_value(field: str | None, detail: str, *, status: int = 422) -> WorldError:
-    return WorldError(status, "10015", "Bad Request", detail, **_where(field, False))
+def bad_value(field: str | None, detail: str) -> WorldError:
+    return WorldError(422, "10015", "Bad Request", detail, **_where(field, False))
+
+
+def bad_request(detail: str) -> WorldError:
+    """A request the server cannot read at all (not JSON, or refused by the HTTP layer)."""
+    return WorldError(400, "10015", "Bad Request", detail)
+
+
+def bad_encoding() -> WorldError:
+    return WorldError(400, "10028", "Character encoding error", "The request body is not valid UTF-8.")
 
 
 def bad_phone_number(field: str) -> WorldError:
@@ -129,6 +145,11 @@ def already_in_queue() -> WorldError:
     return WorldError(422, "90038", "Call already in queue", "Call can't be added to a queue it's already in.")
 
 
+def queue_name_taken(name: str) -> WorldError:
+    """POST /queues with a name in use: the spec documents no code for this, so its invalid-value code."""
+    return WorldError(422, "10015", "Bad Request", f"A queue named '{name}' already exists.", pointer="/queue_name")
+
+
 def queue_not_empty() -> WorldError:
     return WorldError(400, "90050", "Unable to delete queue", "Only empty queues can be deleted.")
 
@@ -144,10 +165,12 @@ def recording_not_found() -> WorldError:
 
 
 def route_not_found() -> WorldError:
-    return WorldError(404, "10005", "Resource not found", "The requested resource or URL could not be found.")
+    """No such path, or not with this method: the spec declares no 405, so a generic 404 (10007)."""
+    return WorldError(404, "10007", "Resource not found", "The requested resource or URL could not be found.")
 
 
 def too_many_requests() -> WorldError:
+    """Rate limited: status, code and title as Telnyx's rate-limiting docs page gives them (not in the spec)."""
     return WorldError(429, "10011", "Too many requests",
                       "You have exceeded the maximum number of allowed requests.")
 
@@ -156,5 +179,6 @@ def internal_error() -> WorldError:
     return WorldError(500, "10007", "Internal server error", "Internal server error")
 
 
-def request_timeout() -> WorldError:
-    return WorldError(504, "10008", "Request timeout", "The request timed out.")
+def service_unavailable() -> WorldError:
+    """What a request held by the "timeout" fault finally answers, if its client still waits."""
+    return WorldError(503, "10007", "Service unavailable", "Service unavailable")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from console.simulator import errors, validation
-from console.simulator.errors import WorldError
 from console.simulator.records import Queue, QueuedCall
 
 CREATED_BY_REST = 300
@@ -37,8 +36,7 @@ class QueueOperations:
         fields = validation.validate("create_queue", {"queue_name": queue_name, "max_size": max_size})
         with self.lock:
             if fields["queue_name"] in self._queues:
-                raise WorldError(422, "10012", "Duplicate resource",
-                                 f"A queue named '{fields['queue_name']}' already exists.", pointer="/queue_name")
+                raise errors.queue_name_taken(fields["queue_name"])
             return self._new_queue(fields["queue_name"], fields.get("max_size", CREATED_BY_REST)).rest()
 
     def list_queues(self) -> list[dict]:

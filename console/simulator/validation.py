@@ -1,7 +1,7 @@
 """Request checks for the simulated Telnyx API: the request schemas of the spec, written as data.
 
 ``validate(schema, body)`` raises the first WorldError Telnyx would answer with (10004 missing,
-10020 wrong type, 10032 bad enum, 10033 out of range, 10015/10016 bad format) and returns the known
+10015 wrong type or bad format, 10016 bad phone number, 10032 bad enum, 10033 out of range) and returns the known
 fields that were given. Unknown fields are ignored, as Telnyx does.
 """
 

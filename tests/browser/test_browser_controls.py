@@ -527,7 +527,7 @@ def test_a_slow_command_shows_pending_then_telnyx_answer(page, stage, live_conso
     expect(form).to_have_class(re.compile(r"\bhtmx-request\b"))
     expect(mute).to_be_disabled()
     expect(form.locator(".control-pending")).to_be_visible()
-    expect(form.locator(".notice-error")).to_contain_text("HTTP 504")
+    expect(form.locator(".notice-error")).to_contain_text("HTTP 503")
     expect(mute).to_be_enabled()
     expect(form.locator(".control-pending")).to_be_hidden()
     expect(mute).to_be_focused()

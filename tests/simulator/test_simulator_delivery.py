@@ -179,7 +179,7 @@ def test_each_event_arrives_signed_as_json_with_telnyx_headers(receiver, key, ma
         assert webhook.headers["content-type"] == "application/json"
         assert webhook.headers["user-agent"] == "telnyx-webhooks"
         assert abs(signing.verify(webhook.body, webhook.headers, public_key) - time.time()) < 5
-        assert json.loads(webhook.body) == body
+        assert json.loads(webhook.body) == {**body, "meta": {"attempt": 1, "delivered_to": receiver.url + webhook.path}}
     assert delivery.wait_idle(2)
     stats = delivery.stats()
     assert (stats["submitted"], stats["delivered"], stats["pending"]) == (3, 3, 0)
@@ -202,7 +202,8 @@ def test_an_event_answered_500_twice_is_retried_until_accepted(receiver, key, ma
 
     wait_for(lambda: delivery.stats()["delivered"] == 1)
     assert len(receiver.requests) == 3
-    assert len({webhook.body for webhook in receiver.requests}) == 1, "the body is serialized once"
+    assert [webhook.json["meta"]["attempt"] for webhook in receiver.requests] == [1, 2, 3]
+    assert len({json.dumps(webhook.json["data"]) for webhook in receiver.requests}) == 1, "the same event each try"
     assert all(webhook.verified for webhook in receiver.requests)
     stats = delivery.stats()
     assert (stats["failed_attempts"], stats["given_up"], stats["pending"]) == (2, 0, 0)
@@ -217,6 +218,44 @@ def test_a_failing_event_does_not_hold_back_the_next_one(receiver, make_delivery
 
     wait_for(lambda: delivery.stats()["delivered"] == 2)
     assert numbers(receiver.requests) == [1, 2, 1]
+
+
+def test_every_delivery_carries_meta_beside_the_event(receiver, make_delivery):
+    delivery = make_delivery().start()
+    floor = {k: v for k, v in event_body(2, "conference.floor.changed")["data"].items() if k != "occurred_at"}
+    delivery.submit(event_body(1))
+    delivery.submit(floor)
+
+    wait_for(lambda: len(receiver.requests) == 2)
+    wrapped, unwrapped = (webhook.json for webhook in receiver.requests)
+    target = f"{receiver.url}/webhooks/telnyx"
+    assert set(wrapped) == {"data", "meta"} and wrapped["meta"] == {"attempt": 1, "delivered_to": target}
+    assert unwrapped["meta"] == {"attempt": 1, "delivered_to": target}
+    assert {k: v for k, v in unwrapped.items() if k != "meta"} == floor
+
+
+def test_attempt_counts_each_try_of_one_event_and_each_is_signed(receiver, make_delivery):
+    receiver.answer(500, 503, 502)
+    delivery = make_delivery().start()
+    delivery.submit(event_body(4))
+
+    wait_for(lambda: delivery.stats()["delivered"] == 1)
+    metas = [webhook.json["meta"] for webhook in receiver.requests]
+    assert [meta["attempt"] for meta in metas] == [1, 2, 3, 4]
+    assert {meta["delivered_to"] for meta in metas} == {f"{receiver.url}/webhooks/telnyx"}
+    assert all(webhook.verified for webhook in receiver.requests), "each try is signed over its own bytes"
+
+
+def test_delivered_to_names_the_url_each_try_went_to(receiver, make_delivery):
+    receiver.answer(500)
+    delivery = make_delivery().start()
+    delivery.submit(event_body(5))
+    wait_for(lambda: len(receiver.requests) == 1)
+    delivery.set_url(f"{receiver.url}/failover")
+
+    wait_for(lambda: delivery.stats()["delivered"] == 1)
+    assert [(w.path, w.json["meta"]["delivered_to"], w.json["meta"]["attempt"]) for w in receiver.requests] == [
+        ("/webhooks/telnyx", f"{receiver.url}/webhooks/telnyx", 1), ("/failover", f"{receiver.url}/failover", 2)]
 
 
 def test_an_event_is_given_up_after_max_attempts(receiver, make_delivery):
@@ -276,6 +315,7 @@ def test_duplicate_rate_one_delivers_each_event_twice_identically(receiver, chao
         by_id.setdefault(webhook.json["data"]["id"], []).append(webhook.body)
     assert len(by_id) == 3
     assert all(len(copies) == 2 and copies[0] == copies[1] for copies in by_id.values())
+    assert {webhook.json["meta"]["attempt"] for webhook in receiver.requests} == {1}, "a duplicate is no retry"
     assert delivery.stats()["duplicated"] == 3
 
 
@@ -369,6 +409,7 @@ def test_the_official_sdk_accepts_the_simulators_webhooks(receiver, key, make_de
 
     wait_for(lambda: receiver.requests)
     webhook = receiver.requests[0]
+    assert webhook.json["meta"]["attempt"] == 1
     event = client.webhooks.unwrap(webhook.body.decode("utf-8"), headers=webhook.headers, key=public_key)
     assert event.data.event_type == "call.enqueued"
     assert event.data.payload.queue == "Support"

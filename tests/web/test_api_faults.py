@@ -1,6 +1,6 @@
 """Commands under 429, 500, timeouts and lost answers: retried with one command_id, done exactly once.
 
-The simulator's "timeout" fault holds a request and then answers 504 without running it. The case
+The simulator's "timeout" fault holds a request and then answers 503 without running it. The case
 where Telnyx ran the command but its answer never arrived is made one layer down instead: a
 transport adapter lets the request reach the simulator, which executes it, then throws the answer
 away and reports a read timeout, exactly what the client sees when a network drops a response.
