@@ -267,6 +267,25 @@ SETTINGS: tuple[Setting, ...] = (
             "(set by `supervisor-console demo`; never in production).", _flag),
     Setting("CONSOLE_SESSION_HOURS", 12,
             "Hours a sign-in lasts before the console asks for the password again.", _positive_int),
+    Setting("CONSOLE_LOGIN_FREE_FAILURES", 5,
+            "Failed sign-ins an account may have before each next try must wait (a wait that starts at "
+            "`CONSOLE_LOGIN_FIRST_DELAY_SECONDS` and doubles); 0 makes the first failure wait.", _whole_number),
+    Setting("CONSOLE_LOGIN_LOCKOUT_FAILURES", 10,
+            "Failed sign-ins that lock an account for `CONSOLE_LOGIN_LOCKOUT_SECONDS` (each failure after that "
+            "locks it again); must be more than `CONSOLE_LOGIN_FREE_FAILURES`.", _positive_int),
+    Setting("CONSOLE_LOGIN_ADDRESS_FREE_FAILURES", 20,
+            "Failed sign-ins, under any names, one client address may have before each next try from it must wait "
+            "(an office behind one address shares this count).", _whole_number),
+    Setting("CONSOLE_LOGIN_ADDRESS_LOCKOUT_FAILURES", 50,
+            "Failed sign-ins that lock sign-ins from one client address for `CONSOLE_LOGIN_LOCKOUT_SECONDS`; "
+            "must be more than `CONSOLE_LOGIN_ADDRESS_FREE_FAILURES`.", _positive_int),
+    Setting("CONSOLE_LOGIN_FIRST_DELAY_SECONDS", 2.0,
+            "Seconds the first throttled sign-in must wait; each further failure doubles it.", _positive_float),
+    Setting("CONSOLE_LOGIN_LOCKOUT_SECONDS", 900.0,
+            "Seconds a lockout lasts (also the longest any throttled wait lasts).", _positive_float),
+    Setting("CONSOLE_LOGIN_FAILURE_WINDOW_SECONDS", 3600.0,
+            "Failed sign-ins are forgotten once this many seconds pass without another for the same account "
+            "or address; a right password forgets its account's at once.", _positive_float),
     Setting("CONSOLE_SECURE_COOKIES", "auto",
             "Mark the session cookie Secure (HTTPS only): `true`, `false`, or `auto` = on, except in demo mode "
             "and for plain-HTTP requests to localhost.", _secure_cookies),

@@ -124,3 +124,13 @@ def add_performance_indices(db: Database) -> None:
     """Indices for queries that would otherwise scan a day's calls or ended conferences."""
     db["conferences"].create_index(["status", "ended_at"], if_not_exists=True)
     db["calls"].create_index(["state", "answered_at"], if_not_exists=True)
+
+
+@migrations()
+def create_login_failures(db: Database) -> None:
+    """Failed sign-ins counted per account name and per client address, so password guessing is slowed then locked."""
+    db["login_failures"].create(
+        {"kind": str, "key": str, "failures": int, "last_failed_at": float, "blocked_until": float},
+        pk=("kind", "key"), not_null={"failures", "last_failed_at", "blocked_until"},
+    )
+    db["login_failures"].create_index(["last_failed_at"])
