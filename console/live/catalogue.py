@@ -14,13 +14,15 @@ from typing import Any
 
 from flask import get_template_attribute, request
 
-from console.live.pieces import Piece
+from console.live.pieces import Piece, Window
 from console.live.screens import (
     DASHBOARD_CONFERENCE_LIMIT,
+    ENDED_LIMIT,
     conference_screen,
     dashboard_screen,
     ended_screen,
     kpi_tiles,
+    newest_conferences,
     participant_views,
     queue_screen,
     queued_call_views,
@@ -31,6 +33,8 @@ from console.state.store import get_store
 
 MAX_DRAWN = 20_000
 LIVE_STATUSES = ("init", "in_progress")
+# A list's window is pushed after its items' own pieces (which only redraw or remove them).
+LAST = (1, "\uffff")
 
 
 def _macro(name: str):
@@ -81,6 +85,10 @@ class LiveCatalogue:
         self._rosters: dict[str, frozenset] = {}
         # The last drawing of each atom with what it was drawn from, per URL prefix (see render).
         self._drawn: dict[tuple, tuple] = {}
+        # What each "newest N" list (per URL prefix) held when last pushed or snapshotted: an item
+        # not in it may be missing from a page, so its drawing rides with the list's window.
+        self._held: dict[tuple[str, str], frozenset] = {}
+        self._changed: set[str] = set()
 
     def _cached(self, key, compute):
         if key not in self._memo:
@@ -97,6 +105,7 @@ class LiveCatalogue:
         """The atoms the keys touch; also starts a new tick's memo of store reads."""
         self._memo = {}
         found = split_keys(keys)
+        self._changed = found["conference"]
         atoms: list[tuple] = []
         for conference_id in sorted(found["conference"]):
             atoms += [("conference_row", conference_id), ("conference_header", conference_id),
@@ -116,7 +125,8 @@ class LiveCatalogue:
         for name, call_control_id in sorted(found["queue_call"]):
             atoms.append(("queued_call", name, call_control_id))
         if found["conference"]:
-            atoms += [("kpi", "conferences"), ("kpi", "recording")]
+            atoms += [("kpi", "conferences"), ("kpi", "recording"), ("conference_list",), ("conference_more",),
+                      ("ended_list",)]
         if found["queue"]:
             atoms += [("kpi", "waiting"), ("kpi", "longest_wait")]
         if found["queue"] or found["conference"] or found["participant"] or any(k.startswith("alert") for k in keys):
@@ -145,9 +155,9 @@ class LiveCatalogue:
 
     def topics(self, atom: tuple) -> set[str]:
         kind = atom[0]
-        if kind in ("conference_row", "queue_row", "kpi"):
+        if kind in ("conference_row", "queue_row", "kpi", "conference_list", "conference_more"):
             return {"dashboard"}
-        if kind == "ended_row":
+        if kind in ("ended_row", "ended_list"):
             return {"ended"}
         if kind == "wallboard_pulse":
             return {"wallboard"}
@@ -163,6 +173,9 @@ class LiveCatalogue:
     def _recordings(self, conference_id: str):
         return self._cached(("recordings", conference_id),
                             lambda: [recording_view(r) for r in get_store().recordings(conference_id)])
+
+    def _live(self) -> list[dict]:
+        return self._cached("live", lambda: get_store().live_conferences())
 
     def _queue(self, name: str):
         return self._cached(("queue", name), lambda: get_store().queue(name))
@@ -213,12 +226,58 @@ class LiveCatalogue:
         return Piece(dom_id("conference", conference_id), html, "conference-rows", "afterbegin", "tbody", order,
                      DASHBOARD_CONFERENCE_LIMIT)
 
+    def _render_conference_list(self):
+        # The dashboard's live conferences as a reload lists them: the newest, up to the limit.
+        listed = newest_conferences(self._live())
+        for conference in listed:
+            self._memo.setdefault(("conference", conference["id"]), conference)
+        return self._window("conference", "conference-rows", [c["id"] for c in listed])
+
+    def _render_conference_more(self):
+        live = self._live()
+        shown = len(newest_conferences(live))
+        html = get_template_attribute("_live_lists.html", "conference_more")(shown, len(live), len(live))
+        return Piece("conference-more", html, order=(0, "conference-more"))
+
+    def _render_ended_list(self):
+        # The ended page's conferences as a reload lists them: the most recently ended, up to its limit.
+        listed = ended_screen(get_store())["conferences"]
+        for conference in listed:
+            self._memo.setdefault(("conference", conference["id"]), conference)
+        return self._window("ended", "ended-rows", [c["id"] for c in listed])
+
+    def _window(self, kind: str, container: str, conference_ids: list[str]) -> Piece:
+        """A list's window: its items in order, drawn for those that may have entered since last time.
+
+        Those are items the list did not hold when last pushed or snapshotted (all of them the first
+        time), the changed ones, and as many of the oldest as conferences changed (an item leaving
+        lets the next one in from below): a few rows per change, not the whole list.
+        """
+        ids = tuple(dom_id(kind, conference_id) for conference_id in conference_ids)
+        held = self._held.get((request.script_root, kind))
+        bottom = set(conference_ids[max(len(conference_ids) - len(self._changed), 0):])
+        entering = []
+        for conference_id, item in zip(conference_ids, ids, strict=True):
+            if held is None or item not in held or conference_id in self._changed or conference_id in bottom:
+                html = self.render((f"{kind}_row", conference_id)).html
+                if html is not None:
+                    entering.append((item, html))
+        self._held[(request.script_root, kind)] = frozenset(ids)
+        return Piece(f"{kind}-list", None, order=LAST,
+                     window=Window(kind + "__", container, "tbody", ids, tuple(entering)))
+
+    def _hold(self, kind: str, ids: set[str]) -> None:
+        """A page was just drawn holding `ids`: the list's next window draws whatever it lacks."""
+        key = (request.script_root, kind)
+        held = self._held.get(key)
+        self._held[key] = frozenset(ids) if held is None else held & ids
+
     def _render_ended_row(self, conference_id):
         conference = self._conference(conference_id)
         ended = conference is not None and conference["status"] == "completed"
         html = _macro("ended_row")(conference) if ended else None
         order = (1, (conference or {}).get("ended_at") or "")
-        return Piece(dom_id("ended", conference_id), html, "ended-rows", "afterbegin", "tbody", order)
+        return Piece(dom_id("ended", conference_id), html, "ended-rows", "afterbegin", "tbody", order, ENDED_LIMIT)
 
     def _render_conference_header(self, conference_id):
         conference = self._conference(conference_id)
@@ -269,7 +328,7 @@ class LiveCatalogue:
         return Piece("wallboard-pulse", wallboard_pulse(), order=(0, ""))
 
     def _render_kpi(self, key):
-        figures = self._cached("kpis", lambda: kpi_tiles(get_store().live_conferences(), get_store().queues()))
+        figures = self._cached("kpis", lambda: kpi_tiles(self._live(), get_store().queues()))
         tile = next(tile for tile in figures if tile["key"] == key)
         return Piece(dom_id("kpi", key), _macro("kpi_tile")(tile), order=(0, key))
 
@@ -284,7 +343,10 @@ class LiveCatalogue:
             screen = dashboard_screen(store)
             parts = [oob(_macro("kpi_tile")(tile)) for tile in screen["kpis"]]
             parts += [oob(_macro("conference_rows")(screen["conferences"])), oob(_macro("queue_rows")(screen["queues"]))]
+            parts.append(oob(get_template_attribute("_live_lists.html", "conference_more")(
+                len(screen["conferences"]), screen["conference_matches"], screen["conference_total"])))
             shown = {dom_id("conference", c["id"]) for c in screen["conferences"]}
+            self._hold("conference", set(shown))
             shown |= {dom_id("queue", q["name"]) for q in screen["queues"]}
         elif watch == "wallboard":
             return [wallboard_pulse()], set()
@@ -292,6 +354,7 @@ class LiveCatalogue:
             screen = ended_screen(store)
             parts = [oob(_macro("ended_rows")(screen["conferences"]))]
             shown = {dom_id("ended", c["id"]) for c in screen["conferences"]}
+            self._hold("ended", set(shown))
         elif kind == "conference":
             screen = conference_screen(store, subject)
             if screen is None:

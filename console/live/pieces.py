@@ -31,11 +31,24 @@ _PARSE_GROUP = {"tr": "rows", "tbody": "table-bodies", "thead": "table-bodies", 
 
 
 @dataclass(frozen=True)
+class Window:
+    """A "newest N" list as a reload would draw it now: its item ids in page order, and the drawings
+    of items that may have entered it since the last tick (the rest are already on the pages)."""
+
+    prefix: str
+    container: str
+    wrapper: str
+    ids: tuple[str, ...]
+    entering: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Piece:
     """One atom as rendered this tick: its element id, its HTML (None once it is gone) and its list.
 
-    `limit` caps how many items of this kind a page's list holds: a new item beyond it is not added
-    (the page says how many it leaves out), so a huge call center cannot flood a dashboard.
+    `limit` marks an item of a list that shows only the newest `limit`: its piece redraws or removes
+    the item but never adds it; the list's `window` piece decides who is in, so a push keeps the
+    list what a reload shows and a huge call center cannot flood a dashboard.
     """
 
     dom_id: str
@@ -45,6 +58,7 @@ class Piece:
     wrapper: str = "div"
     order: tuple = ()
     limit: int | None = None
+    window: Window | None = None
 
     # The three fragments a page can need, built once per tick however many pages get them.
     @cached_property
@@ -94,21 +108,47 @@ def messages(fragments: Iterable[str]) -> Frame:
 def fragment_for(piece: Piece, shown: set[str]) -> str:
     """The OOB fragment that brings one browser's copy of `piece` up to date, given what it shows."""
     present = piece.html is not None
+    if piece.window is not None:
+        return window_fragment(piece.window, shown)
     if piece.container is None:
         return piece.replacement
     if present and piece.dom_id in shown:
         return piece.replacement
     if present:
         if piece.limit is not None:
-            kind = piece.dom_id.split("__", 1)[0] + "__"
-            if sum(1 for held in shown if held.startswith(kind)) >= piece.limit:
-                return ""
+            return ""
         shown.add(piece.dom_id)
         return piece.addition
     if piece.dom_id in shown:
         shown.discard(piece.dom_id)
         return piece.deletion
     return ""
+
+
+def window_fragment(window: Window, shown: set[str]) -> str:
+    """Bring one page's copy of a "newest N" list to `window`: drop who left, insert who entered in place.
+
+    Every part is wrapped in the list's own element so the whole fragment parses in one context. An
+    item that entered but whose drawing did not come this tick stays out until a later tick draws it.
+    """
+    wanted = set(window.ids)
+    wrap = window.wrapper
+    parts = []
+    for held in sorted(held for held in shown if held.startswith(window.prefix) and held not in wanted):
+        shown.discard(held)
+        parts.append(f'<{wrap} hx-swap-oob="delete:#{escape(held)}"></{wrap}>')
+    drawings = dict(window.entering)
+    previous = None
+    for item in window.ids:
+        if item not in shown:
+            html = drawings.get(item)
+            if html is None:
+                continue
+            target = f"afterend:#{previous}" if previous else f"afterbegin:#{window.container}"
+            parts.append(f'<{wrap} hx-swap-oob="{escape(target)}">{html}</{wrap}>')
+            shown.add(item)
+        previous = item
+    return "".join(parts)
 
 
 def draw_changes(catalogue: Catalogue, keys: set[str], watched: set[str]) -> list[tuple[Hashable, Piece, set[str]]]:

@@ -89,6 +89,11 @@ def kpi_tiles(conferences: list[dict], queues: list[dict]) -> list[dict]:
 # -- screens: everything one page shows -----------------------------------------------------------
 
 
+def newest_conferences(conferences: list[dict]) -> list[dict]:
+    """The live conferences the dashboard lists, from all of them newest first: the newest, up to the limit."""
+    return conferences[:DASHBOARD_CONFERENCE_LIMIT]
+
+
 def dashboard_screen(store, search: str = "") -> dict:
     """Live conferences (the newest, or those matching `search`, up to the limit), queues and the figures."""
     conferences = store.live_conferences()
@@ -98,7 +103,7 @@ def dashboard_screen(store, search: str = "") -> dict:
         needle = search.casefold()
         listed = [c for c in conferences
                   if any(needle in (c.get(name) or "").casefold() for name in ("name", "id", "floor_display_name"))]
-    return {"conferences": listed[:DASHBOARD_CONFERENCE_LIMIT], "conference_total": len(conferences),
+    return {"conferences": newest_conferences(listed), "conference_total": len(conferences),
             "conference_matches": len(listed), "search": search, "queues": queues,
             "kpis": kpi_tiles(conferences, queues)}
 

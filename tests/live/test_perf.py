@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from console.bench.pages import build_large_state
 from console.bench.traffic import Traffic
-from console.live.pieces import Piece, fragment_for
+from console.live.pieces import Piece, Window, fragment_for
 from console.live.screens import DASHBOARD_CONFERENCE_LIMIT, queued_call_views
 from console.live.subscription import Subscription
 from console.live.ui import CLOCK
@@ -69,7 +69,7 @@ def test_a_render_that_comes_out_the_same_is_not_sent_again(tmp_path):
     hub.stop()
 
 
-def test_a_capped_list_takes_no_new_items_beyond_its_limit():
+def test_a_capped_list_takes_new_items_only_through_its_window():
     shown = {f"conference__c{i}" for i in range(3)} | {"queue__q"}
     piece = Piece("conference__new", "<tr id='conference__new'></tr>", "conference-rows", "afterbegin", "tbody",
                   limit=3)
@@ -78,8 +78,11 @@ def test_a_capped_list_takes_no_new_items_beyond_its_limit():
     replaced = Piece("conference__c1", "<tr id='conference__c1'></tr>", "conference-rows", "afterbegin", "tbody",
                      limit=3)
     assert "conference__c1" in fragment_for(replaced, shown)
-    shown.discard("conference__c2")
-    assert "afterbegin:#conference-rows" in fragment_for(piece, shown)
+    window = Window("conference__", "conference-rows", "tbody", ("conference__new", "conference__c0", "conference__c1"),
+                    (("conference__new", "<tr id='conference__new'></tr>"),))
+    fragment = fragment_for(Piece("conference-list", None, window=window), shown)
+    assert 'hx-swap-oob="delete:#conference__c2"' in fragment and "afterbegin:#conference-rows" in fragment
+    assert shown == {"conference__new", "conference__c0", "conference__c1", "queue__q"}
 
 
 def test_the_dashboard_lists_at_most_the_limit_and_says_how_many_it_leaves_out(tmp_path):
