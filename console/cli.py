@@ -214,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve against Telnyx (gunicorn, gthread)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--threads", type=int, default=64, help="each open browser holds one thread")
+    serve.add_argument("--threads", type=int, default=32,
+                       help="threads for pages and actions (webhooks and live sockets have their own)")
     serve.set_defaults(handler=cmd_serve)
 
     simulate = commands.add_parser("simulate", help="run only the Telnyx simulator")

@@ -260,6 +260,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONSOLE_WS_PING_SECONDS", 25,
             "Seconds between WebSocket pings to each open page; a page that has not answered one ping by "
             "the next is disconnected (a live browser reconnects by itself). 0 sends no pings.", _whole_number),
+    Setting("CONSOLE_REQUEST_READ_SECONDS", 10.0,
+            "Seconds a client may take to send a whole request (headers and body) under `serve`; a slower one "
+            "gets 408 and is closed. Until then it waits in the event loop, holding no thread.", _positive_float),
+    Setting("CONSOLE_SEND_STALL_SECONDS", 10.0,
+            "Seconds a write to a client may make no progress before the connection is closed: a page whose "
+            "browser stopped reading loses its socket, then reconnects for a fresh snapshot.", _positive_float),
+    Setting("CONSOLE_WEBHOOK_THREADS", 8,
+            "Threads reserved for `POST /webhooks/telnyx` under `serve`: pages and live sockets never take them.",
+            _positive_int),
+    Setting("CONSOLE_MAX_SOCKETS", 400,
+            "Live pages (WebSockets) one `serve` process holds open, a thread each; one more is answered 503 "
+            "with Retry-After.", _positive_int),
     Setting("CONSOLE_SUPERVISOR_PHONE", None,
             "Phone number (E.164) or SIP address dialled as a supervisor's line until they save their own."),
     Setting("CONSOLE_DEMO", False,

@@ -7,28 +7,17 @@ from collections.abc import Callable
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-
-class ConsoleWorker(ThreadWorker):
-    """gunicorn's gthread worker, telling browsers "service restarting" as soon as it is asked to stop.
-
-    Without this, a stopping worker waits out its graceful timeout for the open live sockets and
-    then drops them; with it, the hub closes each with code 1012 at once, the sockets' handlers
-    return, and the browsers reconnect to whichever worker comes next.
-    """
-
-    def handle_exit(self, sig, frame):
-        hub = getattr(self.wsgi, "extensions", {}).get("console.hub")
-        if hub is not None:
-            # Not in the signal handler itself: the hub takes locks.
-            threading.Thread(target=hub.stop, name="hub-stop", daemon=True).start()
-        super().handle_exit(sig, frame)
+from console.web.worker import ConsoleWorker
 
 
 class GunicornServer:
-    """Run a Flask app under gunicorn with threads (each live socket holds one)."""
+    """Run a Flask app under gunicorn's gthread worker as console.web.worker hardens it.
+
+    `threads` serve pages and actions; webhooks and live sockets have pools of their own
+    (CONSOLE_WEBHOOK_THREADS, CONSOLE_MAX_SOCKETS).
+    """
 
     def __init__(self, app_factory: Callable[[], Flask], *, bind: str, threads: int = 32, workers: int = 1):
         options = {
@@ -40,6 +29,8 @@ class GunicornServer:
             "accesslog": None,
             "graceful_timeout": 5,
             "timeout": 120,
+            # Connections parked in the event loop cost no thread; the read deadline culls slow ones.
+            "worker_connections": 4096,
         }
 
         class _Application(BaseApplication):
