@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import base64
 import os
-import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
-from console.telnyx import signing
 from console.web.worker import PAGES, SOCKETS, WEBHOOKS, read_head, request_is_whole
-from tests.signed_webhooks import encode, envelope
+from tests.serve_process import READER, Served
+from tests.signed_webhooks import envelope
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-READER = {"X-Forwarded-User": "serving-test"}
 LIMITS = {
     "CONSOLE_REQUEST_READ_SECONDS": "2",
     "CONSOLE_SEND_STALL_SECONDS": "1",
@@ -34,70 +29,9 @@ LIMITS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Served:
-    """A `serve` process on a free port, with a webhook key, stopped by PID."""
-
-    def __init__(self, tmp_path, **settings):
-        self.key = signing.generate_signing_key()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "CONSOLE_DATABASE": str(tmp_path / "serve.db"),
-            "TELNYX_PUBLIC_KEY": signing.public_key_b64(self.key),
-            "TELNYX_BASE_URL": "http://127.0.0.1:9/v2",
-            "CONSOLE_SECRET_KEY": "serving-tests",
-            "CONSOLE_TRUSTED_HEADER_AUTH": "true",
-            "CONSOLE_TRUSTED_PROXIES": "127.0.0.1",
-            "CONSOLE_RECONCILE_INTERVAL": "3600",
-            **LIMITS,
-            **settings,
-        }
-        self.log = tmp_path / "serve.log"
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "console", "serve", "--port", str(self.port), "--threads", "4"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        wait_for(self._healthy, timeout=30, message="serve did not start")
-
-    def _healthy(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"serve exited with {self.process.returncode}")
-        try:
-            return requests.get(self.url + "/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    def post_webhook(self, document, timeout: float = 5.0, session=requests) -> requests.Response:
-        body = encode(document)
-        headers = {"Content-Type": "application/json", **signing.sign(body, self.key)}
-        return session.post(self.url + "/webhooks/telnyx", data=body, headers=headers, timeout=timeout)
-
-    def live_sockets(self) -> float:
-        metrics = requests.get(self.url + "/metrics", headers=READER, timeout=5).text
-        found = re.search(r"^console_live_sockets(?:\{[^}]*\})? ([0-9.]+)$", metrics, re.MULTILINE)
-        return float(found.group(1)) if found else 0.0
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-
-
 @pytest.fixture
 def served(tmp_path, request):
-    console = Served(tmp_path, **getattr(request, "param", {}))
+    console = Served(tmp_path, **LIMITS, **getattr(request, "param", {}))
     try:
         yield console
     finally:
