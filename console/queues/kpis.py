@@ -7,6 +7,7 @@ it left the queue (answered or abandoned); calls still waiting count at the mome
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -126,6 +127,19 @@ def _moment(event: Event) -> datetime | None:
     return event.ordered_at
 
 
+def _countable(event: Event) -> bool:
+    """Whether the figures can use a logged event: ids, queue and reason are text, a reported wait a number.
+
+    The event log keeps whatever Telnyx sent; an event with other shapes there is left out of the figures.
+    """
+    payload = event.payload
+    if not all(isinstance(payload.get(name), (str, type(None))) for name in
+               ("call_control_id", "conference_id", "queue", "reason")):
+        return False
+    wait = payload.get("wait_time_secs")
+    return wait is None or (isinstance(wait, (int, float)) and not isinstance(wait, bool) and math.isfinite(wait))
+
+
 def compute(events: Iterable[Event], now: datetime, settings: KpiSettings = KpiSettings(),
             start: datetime | None = None, end: datetime | None = None) -> dict[str, QueueFigures]:
     """Figures per queue plus ALL_QUEUES for the period [start, end) (default: the period ending now)."""
@@ -141,7 +155,7 @@ def compute(events: Iterable[Event], now: datetime, settings: KpiSettings = KpiS
     waiting: dict[str, _Waiting] = {}
     answered_from: dict[str, str] = {}
     joined_at: dict[tuple[str, str], datetime] = {}
-    ordered = sorted((e for e in events if _moment(e) is not None), key=_moment)
+    ordered = sorted((e for e in events if _moment(e) is not None and _countable(e)), key=_moment)
     for event in ordered:
         moment = _moment(event)
         if moment >= end:

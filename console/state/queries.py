@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from console.state.event_rows import UNREADABLE, logged_event
 from console.state.projection import KEYS
 from console.state.row_views import (
     audit_view,
@@ -20,7 +21,7 @@ from console.state.row_views import (
     user_view,
     waiting_view,
 )
-from console.telnyx.events import Event, format_timestamp, parse_event, parse_timestamp
+from console.telnyx.events import Event, format_timestamp, parse_timestamp
 
 _CONFERENCE_SELECT = """
 SELECT c.*,
@@ -235,15 +236,10 @@ class Queries:
         """Every logged event in arrival order, as Events again (for replay into another store)."""
         return self._logged("SELECT * FROM events ORDER BY rowid")
 
-    def _logged(self, sql: str, params: Iterable = ()) -> list[Event]:
-        """Event-log rows turned back into Events."""
-        events = []
-        for row in self._rows(sql, params):
-            data = {"id": row["id"], "event_type": row["event_type"], "payload": json.loads(row["payload"])}
-            if row["occurred_at"]:
-                data["occurred_at"] = row["occurred_at"]
-            events.append(parse_event({"data": data}, source=row["source"]))
-        return events
+    def _logged(self, sql: str, params: Iterable = (), *, keep_unreadable: bool = False) -> list[Event]:
+        """Event-log rows turned back into Events; unreadable rows are logged, and kept as markers if asked."""
+        events = [logged_event(row) for row in self._rows(sql, params)]
+        return events if keep_unreadable else [event for event in events if event.event_type != UNREADABLE]
 
     def state(self) -> dict:
         """Every entity's visible columns, keyed by identity, so two stores compare with ==."""
@@ -259,8 +255,11 @@ class Queries:
         return state
 
     def logged_events_of_types(self, event_types: Iterable[str], since: datetime | None = None,
-                               until: datetime | None = None) -> list[Event]:
-        """Logged events of these types that happened in [since, until), oldest first (for KPIs and alerts)."""
+                               until: datetime | None = None, *, keep_unreadable: bool = False) -> list[Event]:
+        """Logged events of these types that happened in [since, until), oldest first (for KPIs and alerts).
+
+        Rows that cannot be read are left out, or kept as UNREADABLE markers when a page lists them.
+        """
         types = list(event_types)
         sql = f"SELECT * FROM events WHERE event_type IN ({','.join('?' * len(types))})"
         params: list = list(types)
@@ -270,17 +269,23 @@ class Queries:
         if until is not None:
             sql += " AND occurred_at < ?"
             params.append(format_timestamp(until))
-        return self._logged(sql + " ORDER BY occurred_at, rowid", params)
+        return self._logged(sql + " ORDER BY occurred_at, rowid", params, keep_unreadable=keep_unreadable)
 
     def logged_events_about(self, call_control_id: str | None = None, conference_id: str | None = None) -> list[Event]:
-        """Logged events naming this call leg or this conference, oldest first (for call timelines)."""
-        clauses, params = [], []
-        if call_control_id is not None:
-            clauses.append("json_extract(payload, '$.call_control_id') = ?")
-            params.append(call_control_id)
-        if conference_id is not None:
-            clauses.append("json_extract(payload, '$.conference_id') = ?")
-            params.append(conference_id)
-        if not clauses:
+        """Logged events naming this call leg or this conference, oldest first (for call timelines).
+
+        A row SQLite cannot read as JSON (NaN, say) is matched by the text it was stored with, and
+        comes back as an UNREADABLE marker, so the timeline can say an event there was unreadable.
+        """
+        readable, unreadable, params, texts = [], [], [], []
+        for name, value in (("call_control_id", call_control_id), ("conference_id", conference_id)):
+            if value is not None:
+                readable.append(f"json_extract(payload, '$.{name}') = ?")
+                unreadable.append("instr(payload, ?) > 0")
+                params.append(value)
+                texts.append(json.dumps({name: value})[1:-1])  # as the event log writes it: "name": "value"
+        if not readable:
             return []
-        return self._logged(f"SELECT * FROM events WHERE {' OR '.join(clauses)} ORDER BY order_key, rowid", params)
+        sql = (f"SELECT * FROM events WHERE CASE WHEN json_valid(payload) THEN {' OR '.join(readable)}"
+               f" ELSE {' OR '.join(unreadable)} END ORDER BY order_key, rowid")
+        return self._logged(sql, params + texts, keep_unreadable=True)

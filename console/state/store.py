@@ -33,7 +33,8 @@ log = logging.getLogger("console.store")
 
 _EARLIER_CONFIRMATION = """
 SELECT id, event_type, received_at FROM events
-WHERE event_type = ? AND received_at >= ? AND json_extract(payload, '$.' || ?) = ?
+WHERE event_type = ? AND received_at >= ?
+  AND CASE WHEN json_valid(payload) THEN json_extract(payload, '$.' || ?) END = ?
   AND id NOT IN (SELECT confirmed_by FROM audit WHERE confirmed_by IS NOT NULL)
 ORDER BY received_at, rowid
 LIMIT 1

@@ -1,15 +1,23 @@
 """A call's life read back from the event log: queue entry, wait, answer, conference, hangup.
 
-Pure functions over Events, plus the queued-call outcomes the history page lists.
+Pure functions over Events, plus the queued-call outcomes the history page lists. The log keeps
+whatever Telnyx sent, so ids are used only when they are text and waits only when they are
+numbers; an event that still cannot be drawn is shown (or, in the outcomes, left out) as
+unreadable and logged, never allowed to fail the page.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from console.state.event_rows import UNREADABLE, report_unreadable
 from console.state.outcomes import ABANDON_REASONS, ANSWERED_REASONS
 from console.telnyx.events import Event
+
+# What a stored value of a shape no code expected raises while a sentence or a row is made from it.
+SHAPE_ERRORS = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -21,17 +29,38 @@ class Step:
     text: str
 
 
+def _id(value) -> str | None:
+    """A call or conference id as the timeline uses it: text, else nothing."""
+    return value if isinstance(value, str) else None
+
+
+def _number(value) -> float | None:
+    """A count of seconds as the timeline uses it: a finite number, else nothing."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    return None
+
+
 def _seconds(value) -> str:
-    return f"{float(value):.0f} s" if value is not None else "an unknown time"
+    seconds = _number(value)
+    return f"{seconds:.0f} s" if seconds is not None else "an unknown time"
+
+
+def _unreadable(event: Event) -> tuple[str, str]:
+    """(kind, sentence) standing in for an event that cannot be read or drawn; the log has the details."""
+    stored_type = event.payload.get("event_type") if event.event_type == UNREADABLE else event.event_type
+    return "unreadable", (f"An event ({str(stored_type or 'of no type')[:80]}, id {event.id[:80]}) could not be"
+                          " read; it has been logged")
 
 
 def _describe(event: Event, subject: str, names: dict[str, str]) -> tuple[str, str] | None:
     """(kind, sentence) for one event, seen from the call `subject`; None when it says nothing useful."""
     p = event.payload
     kind = event.event_type
-    who = names.get(p.get("call_control_id"), p.get("call_control_id") or "someone")
-    mine = p.get("call_control_id") == subject
-    conference = names.get(p.get("conference_id"), p.get("conference_id"))
+    leg = _id(p.get("call_control_id"))
+    who = names.get(leg) or leg or "someone"
+    mine = leg == subject
+    conference = names.get(_id(p.get("conference_id"))) or p.get("conference_id")
     if kind == "call.initiated":
         return "call", f"Call from {p.get('from') or 'unknown'} to {p.get('to') or 'unknown'} ({p.get('direction') or 'call'})"
     if kind == "call.answered":
@@ -82,7 +111,7 @@ def conferences_joined(events: list[Event], call_control_id: str) -> list[str]:
     found = []
     for event in events:
         if event.event_type == "conference.participant.joined" and event.payload.get("call_control_id") == call_control_id:
-            conference_id = event.payload.get("conference_id")
+            conference_id = _id(event.payload.get("conference_id"))
             if conference_id and conference_id not in found:
                 found.append(conference_id)
     return found
@@ -97,14 +126,21 @@ def timeline(call_control_id: str, events: list[Event], names: dict[str, str] | 
     inside: set[str] = set()
     steps = []
     for event in ordered:
+        if event.event_type == UNREADABLE:  # the log chose it for this call or one of its conferences
+            steps.append(Step(event.ordered_at, *_unreadable(event)))
+            continue
         p = event.payload
-        mine = p.get("call_control_id") == call_control_id
-        conference_id = p.get("conference_id")
+        mine = _id(p.get("call_control_id")) == call_control_id
+        conference_id = _id(p.get("conference_id"))
         if mine and event.event_type == "conference.participant.joined":
             inside.add(conference_id)
         if not mine and conference_id not in inside:
             continue
-        described = _describe(event, call_control_id, names)
+        try:
+            described = _describe(event, call_control_id, names)
+        except SHAPE_ERRORS as exc:  # a stored value no sentence expected must cost one line, not the page
+            report_unreadable(event.id, "drawn", exc)
+            described = _unreadable(event)
         if described:
             steps.append(Step(event.ordered_at, *described))
         if mine and event.event_type == "conference.participant.left":
@@ -118,28 +154,36 @@ def queued_call_outcomes(events: list[Event]) -> list[dict]:
     visits: dict[str, dict] = {}
     rows = []
     for event in sorted(events, key=lambda e: (e.ordered_at is None, e.ordered_at or datetime.min)):
-        p = event.payload
-        ccid = p.get("call_control_id")
-        if event.event_type == "call.initiated" and ccid:
-            callers[ccid] = {"from_number": p.get("from"), "to_number": p.get("to"),
-                             "name": p.get("caller_id_name") or p.get("from")}
-        elif event.event_type == "call.enqueued" and ccid:
-            visit = {"call_control_id": ccid, "queue": p.get("queue"), "enqueued_at": event.ordered_at,
-                     "position": p.get("current_position"), "left_at": None, "wait": None, "outcome": "waiting",
-                     "reason": None, **callers.get(ccid, {"from_number": None, "to_number": None, "name": None})}
-            visits[ccid] = visit
-            rows.append(visit)
-        elif event.event_type in ("call.dequeued", "call.hangup") and ccid in visits:
-            visit = visits.pop(ccid)
-            reason = p.get("reason") or "hangup"
-            visit["left_at"] = event.ordered_at
-            visit["reason"] = reason
-            visit["wait"] = (event.ordered_at - visit["enqueued_at"]).total_seconds() \
-                if event.ordered_at and visit["enqueued_at"] else p.get("wait_time_secs")
-            visit["outcome"] = ("answered" if reason in ANSWERED_REASONS else "abandoned"
-                                if reason in ABANDON_REASONS else "left")
+        try:
+            _follow_visit(event, callers, visits, rows)
+        except SHAPE_ERRORS as exc:  # a stored value no row expected must cost one event, not the page
+            report_unreadable(event.id, "drawn", exc)
     rows.reverse()
     return rows
+
+
+def _follow_visit(event: Event, callers: dict[str, dict], visits: dict[str, dict], rows: list[dict]) -> None:
+    """Note who is calling, open a queue visit, or close one, as this event says."""
+    p = event.payload
+    ccid = _id(p.get("call_control_id"))
+    if event.event_type == "call.initiated" and ccid:
+        callers[ccid] = {"from_number": p.get("from"), "to_number": p.get("to"),
+                         "name": p.get("caller_id_name") or p.get("from")}
+    elif event.event_type == "call.enqueued" and ccid:
+        visit = {"call_control_id": ccid, "queue": p.get("queue"), "enqueued_at": event.ordered_at,
+                 "position": p.get("current_position"), "left_at": None, "wait": None, "outcome": "waiting",
+                 "reason": None, **callers.get(ccid, {"from_number": None, "to_number": None, "name": None})}
+        visits[ccid] = visit
+        rows.append(visit)
+    elif event.event_type in ("call.dequeued", "call.hangup") and ccid in visits:
+        visit = visits.pop(ccid)
+        reason = p.get("reason") if isinstance(p.get("reason"), str) and p.get("reason") else "hangup"
+        visit["left_at"] = event.ordered_at
+        visit["reason"] = reason
+        visit["wait"] = (event.ordered_at - visit["enqueued_at"]).total_seconds() \
+            if event.ordered_at and visit["enqueued_at"] else _number(p.get("wait_time_secs"))
+        visit["outcome"] = ("answered" if reason in ANSWERED_REASONS else "abandoned"
+                            if reason in ABANDON_REASONS else "left")
 
 
 def matches(row: dict, text: str) -> bool:

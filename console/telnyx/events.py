@@ -9,6 +9,7 @@ others, and nowhere for ``conference.recording.saved``, which is ordered by its 
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -23,8 +24,50 @@ CONSOLE = "console"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
+# SQLite keeps an integer in a signed 64-bit word; one outside it cannot be stored as a number.
+SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX = -(2**63), 2**63 - 1
+_INTEGER_DIGITS = len(str(SQLITE_INTEGER_MIN))  # the longest integer text that can be in range, sign included
+
+
 class EventParseError(ValueError):
     """The body is not a webhook event this console can read."""
+
+
+def _refuse_constant(name: str):
+    """json hook for NaN, Infinity and -Infinity: no JSON number, and SQLite's JSON cannot read them."""
+    raise EventParseError(f"body holds {name}, which is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """json hook for a number with a fraction or exponent: refuse one too large to be finite (1e999)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise EventParseError(f"number {text[:40]} is too large to store")
+    return value
+
+
+def _storable_int(text: str) -> int:
+    """json hook for a whole number: refuse one outside SQLite's signed 64-bit range."""
+    if len(text) <= _INTEGER_DIGITS - 2:  # 18 digits or fewer is always in range
+        return int(text)
+    value = int(text) if len(text) <= _INTEGER_DIGITS else None
+    if value is None or not SQLITE_INTEGER_MIN <= value <= SQLITE_INTEGER_MAX:
+        raise EventParseError(f"integer {text[:40]}{'...' if len(text) > 40 else ''} is outside the"
+                              " signed 64-bit range SQLite can store")
+    return value
+
+
+# Hooks run only on the numbers and constants in a body, so a typical webhook pays for a few calls.
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_storable_int)
+
+
+def read_json(text: str):
+    """JSON text as Python values, refusing NaN, infinities and integers SQLite cannot hold.
+
+    Raises EventParseError for those, json.JSONDecodeError for text that is not JSON, and
+    RecursionError for nesting too deep to read.
+    """
+    return _STRICT.decode(text)
 
 
 @dataclass(frozen=True)
@@ -102,9 +145,11 @@ def _decode(body: bytes | bytearray | str | dict) -> Any:
     if not isinstance(body, str):
         raise EventParseError(f"body must be bytes, str or dict, got {type(body).__name__}")
     try:
-        document = json.loads(body)
+        document = read_json(body)
     except RecursionError:
         raise EventParseError("body is nested too deeply") from None
+    except EventParseError:
+        raise
     except ValueError as exc:
         raise EventParseError(f"body is not JSON: {exc}") from None
     if _SURROGATE_ESCAPE.search(body):

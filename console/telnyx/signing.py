@@ -1,9 +1,10 @@
 """Telnyx webhook signatures: Ed25519 over ``timestamp|raw body``.
 
-The checks run in the order the official SDKs use: both headers present, an integer
-timestamp inside the tolerance (either direction), a key that decodes to 32 bytes,
-a signature that decodes to 64 bytes, then the Ed25519 verification itself. Each
-failure has its own exception so the webhook endpoint can say exactly what was wrong.
+The checks run in the order the official SDKs use: both headers present, a timestamp of plain
+ASCII digits (no sign, at most MAX_TIMESTAMP_DIGITS of them) inside the tolerance (either
+direction), a key that decodes to 32 bytes, a signature that decodes to 64 bytes, then the
+Ed25519 verification itself. Each failure has its own exception so the webhook endpoint can say
+exactly what was wrong.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from nacl.signing import SigningKey, VerifyKey
 TIMESTAMP_HEADER = "telnyx-timestamp"
 SIGNATURE_HEADER = "telnyx-signature-ed25519"
 DEFAULT_TOLERANCE = 300
+# Unix seconds need 10 digits until the year 2286; anything much longer is not a time.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(ValueError):
@@ -35,9 +38,9 @@ class MissingHeaderError(SignatureError):
 
 
 class MalformedTimestampError(SignatureError):
-    """The timestamp header is not a whole number of seconds."""
+    """The timestamp header is not a short run of plain ASCII digits (whole seconds, no sign)."""
 
-    reason = "timestamp is not an integer"
+    reason = "timestamp is not whole seconds in plain digits"
 
 
 class StaleTimestampError(SignatureError):
@@ -111,8 +114,10 @@ def verify(
     timestamp_text = _header(headers, TIMESTAMP_HEADER)
     signature_text = _header(headers, SIGNATURE_HEADER)
     stripped = timestamp_text.strip()
-    if not stripped.lstrip("-").isdigit() or not stripped.isascii():
-        raise MalformedTimestampError(f"timestamp {timestamp_text[:40]!r} is not an integer")
+    if not (stripped.isascii() and stripped.isdigit() and len(stripped) <= MAX_TIMESTAMP_DIGITS):
+        raise MalformedTimestampError(
+            f"timestamp {timestamp_text[:40]!r} is not a whole number of seconds of at most"
+            f" {MAX_TIMESTAMP_DIGITS} plain digits")
     timestamp = int(stripped)
     current = time.time() if now is None else now
     if current - timestamp > tolerance:

@@ -1,8 +1,10 @@
 """Hostile input on POST /webhooks/telnyx: refused cleanly, stored safely, or ignored; never a 500.
 
-Unverifiable requests get a 4xx and store nothing. Verified bodies that are not events get 400.
-Verified events with odd values are kept in the log and only their usable parts reach the read
-model. HTML in any field is stored as text and escaped on every page that shows it.
+Unverifiable requests get a 4xx and store nothing; so does a timestamp header that is not a short
+run of plain digits. Verified bodies that are not events get 400, and so do bodies holding NaN,
+Infinity or numbers SQLite cannot store, anywhere. Verified events with odd values are kept in the
+log and only their usable parts reach the read model. HTML in any field is stored as text and
+escaped on every page that shows it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from console.state.projection import KEYS
 from console.telnyx import signing
 from console.telnyx.events import console_event
 from tests import event_factory as ef
+from tests.ingest.test_webhook_fast_path import _without_fast_path
 from tests.signed_webhooks import (
     CONFERENCE_ID,
     encode,
@@ -130,6 +133,45 @@ UNVERIFIABLE = {
 }
 
 
+def _stamped(body: bytes, key, stamp: str) -> dict:
+    """Headers signing `body` under a timestamp header of exactly `stamp`, so only the stamp is wrong."""
+    signature = key.sign(stamp.encode("utf-8") + b"|" + body).signature
+    return {TS: stamp, SIG: _b64(signature)}
+
+
+NOW = str(int(time.time()))
+HOSTILE_STAMPS = {
+    "doubled minus": "--1",
+    "doubled minus before now": "--" + NOW,
+    "minus now": "-" + NOW,
+    "plus now": "+" + NOW,
+    "5,000 digits": "9" * 5000,
+    "5,000 digits with a minus": "-" + "9" * 5000,
+    "milliseconds (13 digits)": NOW + "000",
+    "now padded with zeros to 40 digits": NOW.zfill(40),
+    "underscores between digits": f"{NOW[:4]}_{NOW[4:]}",
+    "Arabic-Indic digits": NOW.translate({c: c + 0x0630 for c in range(48, 58)}),
+    "superscript digits": "\u00b9\u00b2\u00b3",
+    "digits and a NUL": NOW + "\x00",
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_STAMPS, ids=str)
+def test_a_timestamp_that_is_not_plain_digits_gets_400_even_when_it_is_what_was_signed(client, store, key, case):
+    body = encode(envelope(event_id="evt-stamp"))
+    response = post(client, body, _stamped(body, key, HOSTILE_STAMPS[case]))
+    assert response.status_code == 400
+    assert response.get_json() == {"error": signing.MalformedTimestampError.reason}
+    assert store.event_count() == 0
+    assert_still_serving(client, key)
+
+
+def test_a_plain_timestamp_signed_as_sent_is_accepted(client, store, key):
+    body = encode(envelope(event_id="evt-plain-stamp"))
+    assert post(client, body, _stamped(body, key, NOW)).get_json() == {"status": "stored"}
+    assert store.has_event("evt-plain-stamp")
+
+
 @pytest.mark.parametrize("case", UNVERIFIABLE, ids=str)
 def test_unverifiable_request_gets_400_and_stores_nothing(client, store, key, case):
     body, headers = UNVERIFIABLE[case](encode(envelope(event_id="evt-hostile")), key)
@@ -199,6 +241,31 @@ NOT_EVENTS = {
 }
 
 
+def _holding(number: bytes, where: str = "payload") -> bytes:
+    """A real call.enqueued body with `number` written into it as raw JSON text at `where`."""
+    spot = {
+        "payload": b'"current_position": %s, ',
+        "nested deep in the payload": b'"client_state": {"a": [1, {"b": [%s]}]}, ',
+        "beside the payload": None,
+    }[where]
+    body = encode(ef.body("call.enqueued", ef.at(1), **ef.leg_ids("v3:numbers"), queue="support"))
+    if spot is None:
+        return body.replace(b'"payload":', b'"extra": %s, "payload":' % number, 1)
+    return body.replace(b'"payload":{', b'"payload":{' + spot % number, 1)
+
+
+UNSTORABLE_NUMBERS = {
+    "NaN": b"NaN", "Infinity": b"Infinity", "-Infinity": b"-Infinity",
+    "1e999 (a float too large to be finite)": b"1e999", "-1e999": b"-1e999",
+    "2**63 (one past SQLite's largest integer)": str(2**63).encode(),
+    "-(2**63) - 1 (one below SQLite's smallest integer)": str(-(2**63) - 1).encode(),
+    "2**70": str(2**70).encode(), "20 digits": b"9" * 20, "4,301 digits": b"1" * 4301,
+}
+for _name, _number in UNSTORABLE_NUMBERS.items():
+    for _where in ("payload", "nested deep in the payload", "beside the payload"):
+        NOT_EVENTS[f"{_name} {_where}"] = _holding(_number, _where)
+
+
 @pytest.mark.parametrize("case", NOT_EVENTS, ids=str)
 def test_verified_body_that_is_not_an_event_gets_400_and_stores_nothing(client, store, key, case):
     response = post_signed(client, key, NOT_EVENTS[case])
@@ -206,6 +273,28 @@ def test_verified_body_that_is_not_an_event_gets_400_and_stores_nothing(client, 
     assert response.get_json()["error"].startswith("unreadable event")
     assert store.event_count() == 0
     assert_still_serving(client, key)
+
+
+def test_numbers_at_the_edges_of_what_sqlite_holds_are_stored(client, store, key):
+    for event_id, number in (("largest", 2**63 - 1), ("smallest", -(2**63)), ("huge float", 1.7976931348623157e308),
+                             ("underflows to zero", "1e-999")):
+        body = _holding(str(number).encode()).replace(b'"id":"', b'"id":"%s-' % event_id.encode(), 1)
+        assert post_signed(client, key, body).get_json() == {"status": "stored"}, event_id
+    assert store.event_count() == 4
+    assert_read_model_holds_only_plain_values(store)
+    assert client.get("/calls/v3:numbers/timeline").status_code == 200
+
+
+@pytest.mark.parametrize("case", ["NaN payload", "-Infinity nested deep in the payload", "2**70 beside the payload",
+                                  "1e999 (a float too large to be finite) payload"])
+def test_the_flask_view_refuses_unstorable_numbers_as_the_fast_path_does(tmp_path, key, case):
+    slow = _without_fast_path(webhook_app(tmp_path / "slow.db", key))
+    fast = webhook_app(tmp_path / "fast.db", key)
+    answers = [(response.status_code, response.get_json()) for response in
+               (post_signed(app.test_client(), key, NOT_EVENTS[case]) for app in (fast, slow))]
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 400 and answers[0][1]["error"].startswith("unreadable event")
+    assert [app.extensions["console.store"].event_count() for app in (fast, slow)] == [0, 0]
 
 
 # --- verified events with odd values: stored safely -------------------------------------------------
@@ -228,7 +317,8 @@ FIELDS_READ = [
     ("call.hangup", "sip_hangup_cause"), ("call.gather.ended", "digits"), ("call.gather.ended", "status"),
 ]
 WRONG_VALUES = {
-    "integer": 7, "huge integer": 2**70, "float": 1.5e308, "flag": True, "null": None,
+    "integer": 7, "largest integer": 2**63 - 1, "smallest integer": -(2**63), "float": 1.5e308,
+    "tiny float": 5e-324, "flag": True, "null": None,
     "list": ["v3:leg-1"], "object": {"id": "v3:leg-1"}, "empty text": "",
 }
 
@@ -320,13 +410,18 @@ def test_duplicate_json_keys_take_the_last_value(client, store, key):
     assert store.call("v3:a")["caller_id_name"] == "second"
 
 
-def test_not_a_number_and_infinity_never_reach_the_read_model(client, store, key):
+def test_not_a_number_and_infinity_are_refused_and_the_call_timeline_keeps_working(client, store, key):
+    good = encode(ef.body("call.initiated", ef.at(0), **ef.leg_ids("v3:a"), caller_id_name="Ada"))
+    assert post_signed(client, key, good).get_json() == {"status": "stored"}
     body = (b'{"data": {"record_type": "event", "event_type": "call.enqueued", "id": "nan",'
             b' "occurred_at": "2026-03-02T09:30:00Z", "payload": {"call_control_id": "v3:a", "queue": "q",'
             b' "current_position": NaN, "queue_avg_wait_time_secs": Infinity}}}')
-    assert post_signed(client, key, body).get_json() == {"status": "stored"}
-    assert_read_model_holds_only_plain_values(store)
-    assert store.queue("q")["average_wait_time_secs"] is None
+    response = post_signed(client, key, body)
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "unreadable event: body holds NaN, which is not a JSON number"}
+    assert not store.has_event("nan") and store.queue("q") is None
+    page = client.get("/calls/v3:a/timeline")
+    assert page.status_code == 200 and "Call from" in page.get_data(as_text=True)
 
 
 # --- HTML and script: stored as text, escaped where shown ------------------------------------------------
@@ -382,7 +477,7 @@ TEMPLATES = [_real_body(event_type) for event_type in EVENT_TYPES]
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory, key):
     """One app for all generated examples: whatever they did, it must keep serving afterwards."""
-    app = webhook_app(tmp_path_factory.mktemp("fuzz") / "console.db", key)
+    app = webhook_app(tmp_path_factory.mktemp("fuzz") / "console.db", key, CONSOLE_DEMO=True)
     app.config["PROPAGATE_EXCEPTIONS"] = True
     return app
 
@@ -469,3 +564,11 @@ def test_the_fuzzed_console_still_serves_and_its_read_model_is_plain(fuzzed, key
     client = fuzzed.test_client()
     assert_still_serving(client, key)
     assert_read_model_holds_only_plain_values(fuzzed.extensions["console.store"])
+
+
+def test_every_page_reading_the_fuzzed_event_log_draws(fuzzed):
+    client = fuzzed.test_client()
+    day = ef.at(0).date().isoformat()
+    for path in ("/calls/v3:leg-1/timeline", f"/history?date={day}", f"/history/calls.csv?date={day}",
+                 f"/history/kpis.csv?date={day}", "/alerts", "/queues/support", "/"):
+        assert client.get(path).status_code in (200, 404), path

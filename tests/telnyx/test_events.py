@@ -129,6 +129,12 @@ BAD_BODIES = {
     "huge-integer": b'{"data": {"id": "e-1", "event_type": "x", "payload": {"n": ' + b"9" * 5000 + b"}}}",
     "wrong-python-type": 3.5,
 }
+_PAYLOAD_WITH = b'{"data": {"id": "e-1", "event_type": "x", "payload": {"a": [1, {"b": %s}]}}}'
+for _name, _number in {"nan": b"NaN", "infinity": b"Infinity", "minus-infinity": b"-Infinity",
+                       "float-overflow": b"1e999", "minus-float-overflow": b"-1.5e400",
+                       "int-past-int64": b"9223372036854775808", "int-below-int64": b"-9223372036854775809",
+                       "int-20-digits": b"10000000000000000000", "int-4301-digits": b"7" * 4301}.items():
+    BAD_BODIES[f"unstorable-number-{_name}"] = _PAYLOAD_WITH % _number
 
 
 @pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
@@ -136,6 +142,26 @@ def test_bad_bodies_raise_event_parse_error(body):
     with pytest.raises(EventParseError) as raised:
         parse_event(body)
     assert str(raised.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("NaN", "body holds NaN, which is not a JSON number"),
+    ("-Infinity", "body holds -Infinity, which is not a JSON number"),
+    ("1e999", "number 1e999 is too large to store"),
+    ("9223372036854775808", "integer 9223372036854775808 is outside the signed 64-bit range SQLite can store"),
+])
+def test_unstorable_numbers_are_refused_by_name(text, message):
+    with pytest.raises(EventParseError) as raised:
+        parse_event(b'{"data": {"id": "e-1", "event_type": "x", "payload": {"n": %s}}}' % text.encode())
+    assert str(raised.value) == message
+
+
+def test_numbers_at_the_edges_of_what_sqlite_holds_parse():
+    body = (b'{"data": {"id": "e-1", "event_type": "x", "payload": {"max": 9223372036854775807,'
+            b' "min": -9223372036854775808, "big": 1.7976931348623157e308, "tiny": 1e-999, "zero": -0}}}')
+    payload = parse_event(body).payload
+    assert payload == {"max": 2**63 - 1, "min": -(2**63), "big": 1.7976931348623157e308, "tiny": 0.0, "zero": 0}
+    assert all(type(payload[name]) is int for name in ("max", "min", "zero"))
 
 
 def test_parse_error_is_a_value_error_with_a_clear_message():

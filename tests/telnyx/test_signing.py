@@ -147,3 +147,26 @@ def test_official_sdk_accepts_our_signature(key, public_key):
     tampered = body.replace(b"answered", b"answerex")
     with pytest.raises(Exception):
         client.webhooks.unwrap(tampered.decode(), headers=headers, key=public_key)
+
+
+def _stamped(key, stamp: str) -> dict:
+    """Headers signing BODY under a timestamp header of exactly `stamp`, so only the stamp is wrong."""
+    signature = key.sign(stamp.encode("utf-8") + b"|" + BODY).signature
+    return {signing.TIMESTAMP_HEADER: stamp, signing.SIGNATURE_HEADER: base64.b64encode(signature).decode()}
+
+
+@pytest.mark.parametrize("stamp", ["--1", "-1767225600", "+1767225600", "9" * 5000, "-" + "9" * 5000,
+                                   "1" * 13, "0" * 30 + "1767225600", "1767225600\x00", "1_767_225_600",
+                                   "\u0661\u0667\u0666\u0667", "\u00b9\u00b2", ""],
+                         ids=["doubled-minus", "minus", "plus", "5000-digits", "5000-digits-minus", "13-digits",
+                              "zero-padded", "nul", "underscores", "arabic-indic", "superscript", "empty"])
+def test_a_timestamp_that_is_not_a_short_run_of_plain_digits_is_malformed(key, public_key, stamp):
+    with pytest.raises(signing.MalformedTimestampError):
+        signing.verify(BODY, _stamped(key, stamp), public_key, now=1_767_225_600)
+
+
+def test_twelve_plain_digits_are_read_as_a_time_and_judged_by_the_tolerance(key, public_key):
+    with pytest.raises(signing.FutureTimestampError):
+        signing.verify(BODY, _stamped(key, "9" * signing.MAX_TIMESTAMP_DIGITS), public_key, now=1_767_225_600)
+    stamp = "00" + "1767225600"  # leading zeros are still whole seconds, and were what was signed
+    assert signing.verify(BODY, _stamped(key, stamp), public_key, now=1_767_225_600) == 1_767_225_600

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from console.queues.alerts import ALERT_TYPES
 from console.queues.figures import events_for, kpi_settings
 from console.queues.kpis import intervals
+from console.state.event_rows import UNREADABLE
 from console.state.store import get_store
 from console.state.timeline import (
     conferences_joined,
@@ -23,6 +25,7 @@ from console.state.timeline import (
     queued_call_outcomes,
     timeline,
 )
+from console.telnyx.events import Event
 
 history = Blueprint("history", __name__)
 
@@ -79,9 +82,10 @@ def call_timeline(store, call_control_id: str) -> list:
         for participant in store.participants(conference_id, include_left=True):
             names[participant["call_control_id"]] = participant.get("display_name") or participant.get("from_number")
     for event in events:
-        if event.event_type == "call.initiated":
-            names[event.payload.get("call_control_id")] = event.payload.get("caller_id_name") or event.payload.get("from")
-    return timeline(call_control_id, events, names)
+        leg, name = event.payload.get("call_control_id"), event.payload.get("caller_id_name") or event.payload.get("from")
+        if event.event_type == "call.initiated" and isinstance(leg, str) and isinstance(name, str):
+            names[leg] = name
+    return timeline(call_control_id, events, {leg: name for leg, name in names.items() if isinstance(name, str)})
 
 
 def _csv(rows: list[list], filename: str) -> Response:
@@ -156,6 +160,14 @@ def call_timeline_page(call_control_id: str):
 @history.get("/alerts")
 def alerts_page():
     """Alerts raised and cleared, newest first, with the opt-in for notifications and sound."""
-    events = get_store().logged_events_of_types(ALERT_TYPES)[-ALERTS_SHOWN:]
+    events = get_store().logged_events_of_types(ALERT_TYPES, keep_unreadable=True)[-ALERTS_SHOWN:]
     events.reverse()
-    return render_template("alerts.html", page_name="alerts", alerts=events)
+    return render_template("alerts.html", page_name="alerts", alerts=[_alert_row(event) for event in events])
+
+
+def _alert_row(event: Event) -> Event:
+    """An alert as the page lists it; one that cannot be read says so in place of its message."""
+    if event.event_type != UNREADABLE:
+        return event
+    message = f"This alert (id {event.id[:80]}) could not be read; it has been logged."
+    return replace(event, payload={"queue": "", "level": "unreadable", "message": message})
