@@ -27,6 +27,14 @@ class BenchOptions:
     ingest: bool = True
     pages: bool = False
     page_sizes: tuple[int, int, int, int] = (500, 8, 50, 100)
+    # The attack phase: slow-header connections, live sockets of which some never read, webhooks meanwhile.
+    attack: bool = True
+    attack_sizes: tuple[int, int, int] = (200, 300, 100)
+    attack_rate: int = 100
+    attack_duration: float = 15.0
+    # The large-state phase: live conferences, participants in each, queues; then flat out.
+    large_state: bool = True
+    large_sizes: tuple[int, int, int] = (3000, 4, 20)
 
 
 def quick(options: BenchOptions) -> BenchOptions:
@@ -38,12 +46,17 @@ def quick(options: BenchOptions) -> BenchOptions:
     options.conferences = min(options.conferences, 12)
     options.queues = min(options.queues, 4)
     options.page_sizes = (100, 8, 10, 100)
+    options.attack_sizes = (20, 30, 10)
+    options.attack_duration = 4.0
+    options.large_sizes = (300, 4, 4)
     return options
 
 
 def options_from(args) -> BenchOptions:
     """BenchOptions from the command line: --quick first, then whatever was given explicitly."""
-    options = BenchOptions(ingest=not args.pages_only, pages=args.pages or args.pages_only)
+    options = BenchOptions(ingest=not args.pages_only, pages=args.pages or args.pages_only,
+                           attack=args.attack and not args.pages_only,
+                           large_state=args.large_state and not args.pages_only)
     if args.quick:
         quick(options)
     for name in ("subscribers", "conferences", "queues", "threads", "baseline_duration"):
@@ -56,8 +69,27 @@ def options_from(args) -> BenchOptions:
     if args.rates:
         options.rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
     if args.page_sizes:
-        options.page_sizes = tuple(int(n) for n in args.page_sizes.split(","))
+        options.page_sizes = _sizes(args.page_sizes, 4, "--page-sizes")
+    if args.attack_sizes:
+        options.attack_sizes = _sizes(args.attack_sizes, 3, "--attack-sizes")
+        if options.attack_sizes[2] > options.attack_sizes[1]:
+            raise SystemExit("--attack-sizes: the sockets that never read are some of the sockets, not more")
+    if args.large_sizes:
+        options.large_sizes = _sizes(args.large_sizes, 3, "--large-sizes")
+        if min(options.large_sizes[:2]) < 1:
+            raise SystemExit("--large-sizes: at least one conference of one participant")
     return options
+
+
+def _sizes(text: str, count: int, flag: str) -> tuple[int, ...]:
+    """`count` whole numbers, comma separated, or a clear exit naming the flag."""
+    try:
+        sizes = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        sizes = ()
+    if len(sizes) != count or min(sizes) < 0:
+        raise SystemExit(f"{flag} takes {count} whole numbers separated by commas, got {text!r}")
+    return sizes
 
 
 def add_arguments(parser) -> None:
@@ -77,4 +109,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pages", action="store_true", help="also time pages at a large state")
     parser.add_argument("--pages-only", action="store_true", help="only time pages at a large state")
     parser.add_argument("--page-sizes", help="conferences,participants,queues,queued calls (default 500,8,50,100)")
+    parser.add_argument("--attack", action=argparse.BooleanOptionalAction, default=True,
+                        help="hold slow-header connections and live sockets while webhooks arrive (default: yes)")
+    parser.add_argument("--attack-sizes",
+                        help="slow-header connections,live sockets,of which never read (default 200,300,100)")
+    parser.add_argument("--large-state", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run flat out against a large live state, in a console of its own (default: yes)")
+    parser.add_argument("--large-sizes", help="live conferences,participants each,queues (default 3000,4,20)")
     parser.add_argument("--out", help="write the figures as JSON here")

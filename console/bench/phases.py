@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 import urllib.request
 
+from console.bench.attack import run_attack
 from console.bench.live import READER_HEADERS, items, run_subscribers
 from console.bench.options import BenchOptions
 from console.bench.processes import ConsoleProcess, Worker, cpu_seconds, wait_for
+from console.bench.stats import ms, percentile
 from console.bench.traffic import conference_id, queue_name, run_poster
 from console.telnyx import signing
 
@@ -26,15 +28,8 @@ def watches_for(count: int, conferences: int, queues: int) -> list[str]:
     return watches
 
 
-def percentile(values: list[float], share: float) -> float | None:
-    """The `share` quantile (nearest rank) of `values`, None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-def _phase(name, rate, console, poster, subscribers, options, budget=None) -> dict:
+def run_phase(name, rate, console, poster, subscribers, options, budget=None) -> dict:
+    """Post webhooks at `rate` per second (None: flat out, up to `budget`) and measure what it cost and took."""
     before_counts = subscribers.ask("counts")
     before_cpu = cpu_seconds(console.pids)
     load = [poster.process.pid, subscribers.process.pid]
@@ -44,7 +39,7 @@ def _phase(name, rate, console, poster, subscribers, options, budget=None) -> di
     elapsed = result["elapsed"]
     cpu = cpu_seconds(console.pids) - before_cpu
     load_cpu = cpu_seconds(load) - before_load
-    _settle(subscribers)
+    settle(subscribers)
     after_counts = subscribers.ask("counts")
     latencies = [value for per in subscribers.ask("latencies", result["markers"]) for value in per]
     k = max(1, len(after_counts))
@@ -56,8 +51,9 @@ def _phase(name, rate, console, poster, subscribers, options, budget=None) -> di
         "failed": result["failed"], "elapsed_s": round(elapsed, 3),
         "accepted_per_s": round(result["ok"] / elapsed, 1),
         "latency_samples": len(latencies),
-        "latency_p50_ms": _ms(percentile(latencies, 0.50)), "latency_p95_ms": _ms(percentile(latencies, 0.95)),
-        "latency_p99_ms": _ms(percentile(latencies, 0.99)),
+        "latency_p50_ms": ms(percentile(latencies, 0.50)), "latency_p95_ms": ms(percentile(latencies, 0.95)),
+        "latency_p99_ms": ms(percentile(latencies, 0.99)),
+        "ack_p50_ms": result["ack_p50_ms"], "ack_p99_ms": result["ack_p99_ms"],
         "frames_per_s_per_subscriber": round(messages / elapsed / k, 2),
         "bytes_per_s_per_subscriber": round(sent_bytes / elapsed / k, 1),
         "wire_bytes_per_s_per_subscriber": round(wire_bytes / elapsed / k, 1),
@@ -67,11 +63,7 @@ def _phase(name, rate, console, poster, subscribers, options, budget=None) -> di
     }
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
-
-
-def _settle(subscribers: Worker, quiet: float = 1.0, timeout: float = 60.0) -> None:
+def settle(subscribers: Worker, quiet: float = 1.0, timeout: float = 60.0) -> None:
     """Wait until no subscriber has had a message for `quiet` seconds (the hub has caught up)."""
     wait_for(lambda: time.time() - subscribers.ask("quiet") >= quiet, timeout, "the subscribers to go quiet", 0.2)
 
@@ -99,6 +91,16 @@ def check_views(console: ConsoleProcess, views: list[tuple[str, dict, str | None
             "items_checked": sum(len(view) for _, view, _ in views), "mismatches": mismatches[:10]}
 
 
+def measure_baseline(console: ConsoleProcess, poster: Worker, options: BenchOptions) -> dict:
+    """GET /healthz flat out from the poster: what the serving process does with no work per request."""
+    idle_cpu = cpu_seconds(console.pids)
+    baseline = poster.ask("baseline", options.baseline_duration, options.threads)
+    rate = baseline["ok"] / baseline["elapsed"]
+    cpu = 100 * (cpu_seconds(console.pids) - idle_cpu) / baseline["elapsed"]
+    return {"endpoint": "/healthz", "requests": baseline["ok"], "elapsed_s": round(baseline["elapsed"], 3),
+            "per_s": round(rate, 1), "console_cpu_percent": round(cpu, 1)}
+
+
 def run_ingest(options: BenchOptions, workdir: str) -> dict:
     """Start everything, run the baseline and every phase, check the final views, stop everything."""
     key = signing.generate_signing_key()
@@ -115,30 +117,33 @@ def run_ingest(options: BenchOptions, workdir: str) -> dict:
         watches = watches_for(options.subscribers, options.conferences, options.queues)
         subscribers = Worker(run_subscribers, console.port, watches, deflate=options.deflate)
         wait_for(lambda: subscribers.ask("ready") >= len(watches), 120, "every subscriber's snapshot", 0.2)
-        idle_cpu = cpu_seconds(console.pids)
-        baseline = poster.ask("baseline", options.baseline_duration, options.threads)
-        baseline_rate = baseline["ok"] / baseline["elapsed"]
-        baseline_cpu = 100 * (cpu_seconds(console.pids) - idle_cpu) / baseline["elapsed"]
-        phases = [_phase(f"fixed {rate}/s", rate, console, poster, subscribers, options) for rate in options.rates]
+        baseline = measure_baseline(console, poster, options)
+        phases = [run_phase(f"fixed {rate}/s", rate, console, poster, subscribers, options) for rate in options.rates]
         budget = int(max(options.rates + [1000]) * 4 * options.max_duration)
-        phases.append(_phase("flat out", None, console, poster, subscribers, options, budget))
-        _settle(subscribers)
+        phases.append(run_phase("flat out", None, console, poster, subscribers, options, budget))
+        settle(subscribers)
         views = check_views(console, subscribers.ask("views"))
         peak = phases[-1]["accepted_per_s"]
+        attack = None
+        if options.attack:
+            _, sockets, never_reading = options.attack_sizes
+            attack = run_attack(options, console, poster,
+                                watches_for(sockets - never_reading, options.conferences, options.queues))
+            settle(subscribers)
+            attack["view_check_after"] = check_views(console, subscribers.ask("views"))
         return {
             "subscribers": len(watches),
             "subscribers_compressed": subscribers.ask("compressed"),
             "watches": {w: watches.count(w) for w in ("dashboard",)} | {
                 "conference pages": sum(w.startswith("conference:") for w in watches),
                 "queue pages": sum(w.startswith("queue:") for w in watches)},
-            "baseline": {"endpoint": "/healthz", "requests": baseline["ok"], "elapsed_s": round(baseline["elapsed"], 3),
-                         "per_s": round(baseline_rate, 1), "console_cpu_percent": round(baseline_cpu, 1)},
+            "baseline": baseline,
             "phases": phases,
             "max_accepted_per_s": peak,
-            "ingest_to_baseline_ratio": round(peak / baseline_rate, 3) if baseline_rate else None,
+            "ingest_to_baseline_ratio": round(peak / baseline["per_s"], 3) if baseline["per_s"] else None,
             "console_peak_rss_mib": round(console.peak_rss_mib(), 1),
             "final_view_check": views,
-        }
+        } | ({"attack": attack} if attack else {})
     finally:
         for worker in (subscribers, poster):
             if worker is not None:

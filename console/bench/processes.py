@@ -87,12 +87,14 @@ def memory_kib(pid: int, field_name: str) -> int:
 class ConsoleProcess:
     """The console under gunicorn, started as a subprocess and stopped by PID."""
 
-    def __init__(self, workdir: str, public_key: str, threads: int, render_process: bool = True):
-        self.port = free_port()
+    def __init__(self, workdir: str, public_key: str, threads: int, render_process: bool = True,
+                 port: int | None = None):
+        self.port = port or free_port()
+        self.database = os.path.join(workdir, "bench.db")  # a state built beforehand is served as it is
         self.log = open(os.path.join(workdir, "console.log"), "wb")  # noqa: SIM115  closed by stop()
         self.workers: list[int] = []
         command = [sys.executable, "-m", "console.bench.server", "--port", str(self.port),
-                   "--database", os.path.join(workdir, "bench.db"), "--public-key", public_key,
+                   "--database", self.database, "--public-key", public_key,
                    "--threads", str(threads), "--render-process" if render_process else "--no-render-process"]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -152,9 +154,16 @@ class Worker:
         self.process.start()
 
     def ask(self, *request, timeout: float = 600.0):
+        self.send(*request)
+        return self.receive(request[0], timeout)
+
+    def send(self, *request) -> None:
+        """Ask without waiting (the answer is taken by receive), so the parent can work meanwhile."""
         self.connection.send(request)
+
+    def receive(self, what: str, timeout: float = 600.0):
         if not self.connection.poll(timeout):
-            raise RuntimeError(f"no answer to {request[0]!r} within {timeout} s")
+            raise RuntimeError(f"no answer to {what!r} within {timeout} s")
         return self.connection.recv()
 
     def stop(self) -> None:

@@ -54,6 +54,10 @@ def table(figures: dict) -> str:
         check = ingest["final_view_check"]
         lines.append(f"final view check: {'passed' if check['passed'] else 'FAILED'} "
                      f"({check['subscribers_checked']} subscribers, {check['items_checked']} items)")
+        if ingest.get("attack"):
+            lines += _attack_lines(ingest["attack"])
+    if figures.get("large_state"):
+        lines += _large_lines(figures["large_state"])
     pages = figures.get("pages")
     if pages:
         lines.append(f"large state: {pages['state']}")
@@ -65,3 +69,41 @@ def table(figures: dict) -> str:
 
 def _cell(value) -> str:
     return "-" if value is None else str(value)
+
+
+def _attack_lines(attack: dict) -> list[str]:
+    hooks, log, held = attack["webhooks"], attack["log"], attack["held_at_end"]
+    quiet, loaded = attack["dashboard_quiet"], attack["dashboard_under_attack"]
+    after = attack["view_check_after"]
+    return [
+        (f"attack: {attack['slow_header_connections']} slow-header connections, {attack['sockets']} live sockets "
+         f"({attack['never_reading']} never reading), webhooks at {attack['rate']}/s for {attack['duration_s']} s"),
+        (f"  held at the end: {held['slow_open']} slow, {held['readers_open']} reading, "
+         f"{held['never_reading_open']} never reading (opened {attack['opened']['slow_opened']}, "
+         f"{attack['opened']['readers_opened']}, {attack['opened']['never_reading_opened']}); slow ones cut off: "
+         f"{attack['slow_cut_off']} ({attack['slow_answered_408']} with 408)"),
+        (f"  webhooks: {hooks['accepted']} of {hooks['sent']} answered 2xx "
+         f"({'all' if hooks['all_2xx'] else 'NOT all'}), {hooks['failed']} failed; ack p50 "
+         f"{_cell(hooks['ack_p50_ms'])} ms, p99 {_cell(hooks['ack_p99_ms'])} ms, max {_cell(hooks['ack_max_ms'])} ms"),
+        (f"  dashboard: median {_cell(quiet['median_ms'])} ms quiet, {_cell(loaded['median_ms'])} ms under attack "
+         f"(max {_cell(loaded['max_ms'])} ms, {loaded['failed']} of {loaded['samples']} failed)"),
+        (f"  event log: {log['accepted_checked'] - log['missing']} of {log['accepted_checked']} accepted webhooks "
+         f"logged ({'none' if log['all_logged'] else log['missing']} missing); view check after: "
+         f"{'passed' if after['passed'] else 'FAILED'}"),
+    ]
+
+
+def _large_lines(large: dict) -> list[str]:
+    state, flat, base, check = large["state"], large["flat_out"], large["baseline"], large["final_view_check"]
+    return [
+        (f"large state: {state['conferences']} live conferences of {state['participants_each']}, {state['queues']} "
+         f"queues ({state['events']} events written in {state['build_s']} s), {large['subscribers']} subscribers "
+         f"(connected in {large['subscribers_connect_s']} s)"),
+        (f"  baseline GET /healthz: {base['per_s']}/s; flat out: {flat['accepted_per_s']}/s accepted, "
+         f"{flat['failed']} failed; ingest / baseline: {large['ingest_to_baseline_ratio']}"),
+        (f"  webhook -> frame p50 {_cell(flat['latency_p50_ms'])} ms, p99 {_cell(flat['latency_p99_ms'])} ms "
+         f"({flat['latency_samples']} samples); console CPU {flat['console_cpu_percent']}%, "
+         f"RSS {flat['console_peak_rss_mib']} MiB"),
+        (f"  final view check: {'passed, lost 0' if check['passed'] else 'FAILED'} "
+         f"({check['subscribers_checked']} subscribers, {check['items_checked']} items)"),
+    ]

@@ -3,7 +3,9 @@
 The console runs under gunicorn (gthread) as a subprocess on a free 127.0.0.1 port with a temporary
 database and a freshly made key. One process holds K WebSocket subscribers (dashboard, conference
 and queue pages); another posts signed webhooks, first at fixed rates and then flat out, and in
-the same run hammers /healthz for the baseline. Figures go to a table on stdout and to JSON.
+the same run hammers /healthz for the baseline. Then hostile clients are held open while webhooks
+keep arriving (attack.py), and a second console is measured at a large live state (large.py).
+Figures go to a table on stdout and to JSON.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import tempfile
 
+from console.bench.large import run_large_state
 from console.bench.options import BenchOptions, options_from
 from console.bench.pages import measure_pages
 from console.bench.phases import run_ingest
@@ -26,6 +29,8 @@ def run(options: BenchOptions) -> dict:
         figures = {"machine": machine(), "options": {k: v for k, v in vars(options).items()}}
         if options.ingest:
             figures["ingest"] = run_ingest(options, workdir)
+        if options.large_state:
+            figures["large_state"] = run_large_state(options, workdir)
         if options.pages:
             figures["pages"] = measure_pages(os.path.join(workdir, "pages.db"), *options.page_sizes)
         return figures
@@ -40,5 +45,12 @@ def main(args) -> int:
     if args.out:
         with open(args.out, "w") as out:
             json.dump(figures, out, indent=2)
-    failed = figures.get("ingest", {}).get("final_view_check", {}).get("passed") is False
-    return 1 if failed else 0
+    return 1 if lost(figures) else 0
+
+
+def lost(figures: dict) -> bool:
+    """Whether anything was lost: a live view that differs from its page, or an accepted webhook not logged."""
+    ingest, large = figures.get("ingest", {}), figures.get("large_state", {})
+    attack = ingest.get("attack", {})
+    checks = [ingest.get("final_view_check"), large.get("final_view_check"), attack.get("view_check_after")]
+    return any(check and not check["passed"] for check in checks) or attack.get("log", {}).get("missing", 0) > 0

@@ -14,8 +14,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from console.bench.stats import ms, percentile
 from console.bench.wire import hammer
 from console.live.ui import dom_id
+from console.state.store import Store
+from console.telnyx.events import parse_event
 from console.telnyx.signing import load_signing_key, sign
 
 CONNECTION_ID = "bench-connection"
@@ -85,11 +88,13 @@ class Traffic:
 
     # -- the call center ----------------------------------------------------------------------
 
-    def opening(self) -> list[tuple[dict, list[str]]]:
-        """Create every conference slot and one waiting caller per queue (the state subscribers watch)."""
+    def opening(self, participants: int = 1) -> list[tuple[dict, list[str]]]:
+        """Create every conference slot with `participants` in each, and one waiting caller per queue."""
         out = []
         for slot in range(len(self.conferences)):
             out += self._create(slot)
+            for _ in range(min(participants, self.max_participants) - 1):
+                out += self._walk_in(slot)
         for name in self.queues:
             out += self._arrive(name)
         return out
@@ -107,6 +112,20 @@ class Traffic:
                         **self._leg(host)), markers),
             (self._body("conference.participant.joined", conference_id=conference.id, label="Agent",
                         **self._leg(host)), [dom_id("participant", conference.id, host)]),
+        ]
+
+    def _walk_in(self, slot: int) -> list[tuple[dict, list[str]]]:
+        """A caller dialled straight into a conference: answered, then joined."""
+        conference = self.conferences[slot]
+        caller = self._new_call()
+        conference.participants.append(caller)
+        return [
+            (self._body("call.initiated", **self._leg(caller), direction="incoming", to="+13125550100",
+                        caller_id_name=f"Caller {self.calls}", state="parked",
+                        **{"from": f"+1312555{self.calls % 10000:04d}"}), []),
+            (self._body("call.answered", **self._leg(caller), state="answered"), []),
+            (self._body("conference.participant.joined", conference_id=conference.id, **self._leg(caller)),
+             [dom_id("participant", conference.id, caller)]),
         ]
 
     def _arrive(self, name: str) -> list[tuple[dict, list[str]]]:
@@ -230,6 +249,24 @@ def sign_all(bodies: list[dict], seed_b64: str) -> list[tuple[bytes, dict]]:
     return signed
 
 
+def seed_store(database: str, pairs: list[tuple[dict, list[str]]], batch: int = 1000) -> int:
+    """Apply the bodies' events straight to the store in `database` (no HTTP); return how many."""
+    store = Store(database)
+    try:
+        store.migrate()
+        events = [parse_event(body) for body, _ in pairs]
+        for start in range(0, len(events), batch):
+            store.apply_many(events[start:start + batch])
+    finally:
+        store.close()
+    return len(events)
+
+
+def event_id(body: dict) -> str:
+    """The event id in a webhook body (conference.floor.changed comes without the `data` envelope)."""
+    return (body.get("data") or body)["id"]
+
+
 def _webhook_requests(traffic: Traffic, pairs: list[tuple[dict, list[str]]], seed_b64: str):
     signed = sign_all([body for body, _ in pairs], seed_b64)
     return [("POST", "/webhooks/telnyx", raw, headers) for raw, headers in signed]
@@ -244,22 +281,38 @@ def run_poster(connection, port: int, seed_b64: str, *, conferences: int, queues
         if command == "stop":
             connection.send("stopped")
             return
+        if command == "seed":
+            _, database, participants = request
+            connection.send(seed_store(database, traffic.opening(participants)))
+            continue
         if command == "baseline":
             _, duration, threads = request
             plan = [("GET", "/healthz", None, {})] * 2_000_000
             result = hammer(port, plan, rate=None, threads=threads, duration=duration)
-            result.pop("sent_at")
-            connection.send(result)
+            connection.send(_summary(result))
             continue
+        with_ids = False
         if command == "opening":
             pairs = traffic.opening()
             rate, duration, threads = None, 600.0, request[1]
         else:
-            _, rate, duration, threads, budget = request
+            _, rate, duration, threads, budget, *rest = request
+            with_ids = bool(rest and rest[0])
             pairs = traffic.events(budget if rate is None else int(rate * duration))
         result = hammer(port, _webhook_requests(traffic, pairs, seed_b64), rate=rate, threads=threads,
                         duration=duration)
-        sent_at = result.pop("sent_at")
-        result["sent"] = len(sent_at)
+        sent_at = result["sent_at"]
+        if with_ids:
+            result["accepted_ids"] = [event_id(pairs[i][0]) for i in result["accepted"]]
         result["markers"] = [(sent_at[i], pairs[i][1]) for i in sorted(sent_at) if pairs[i][1]]
-        connection.send(result)
+        connection.send(_summary(result))
+
+
+def _summary(result: dict) -> dict:
+    """What the parent needs of a hammer result: counts and acknowledgement times, not every index."""
+    acks = result.pop("acks")
+    result["sent"] = len(result.pop("sent_at"))
+    result.pop("accepted")
+    result["ack_p50_ms"], result["ack_p99_ms"] = ms(percentile(acks, 0.50)), ms(percentile(acks, 0.99))
+    result["ack_max_ms"] = ms(max(acks, default=None))
+    return result

@@ -76,8 +76,9 @@ def hammer(port: int, requests_: list[tuple[str, str, bytes | None, dict]], *, r
     """Send requests over `threads` keep-alive connections, at `rate` per second (None: flat out).
 
     Each connection carries one request at a time. Sending stops after `duration` seconds or when
-    the list is used up; answers still owed are awaited up to `drain` seconds more. Returns counts,
-    the elapsed time and each sent request's index with its wall-clock send time.
+    the list is used up; answers still owed are awaited up to `drain` seconds more. Returns counts
+    (a 2xx answer is ok), the elapsed time, each sent request's index with its wall-clock send time,
+    the indices answered 2xx, and each answer's seconds from send to answer (`acks`).
     """
     host = f"127.0.0.1:{port}"
     wire = [encode_request(method, path, body, headers, host) for method, path, body, headers in requests_]
@@ -97,6 +98,8 @@ def hammer(port: int, requests_: list[tuple[str, str, bytes | None, dict]], *, r
         connect()
     ok = failed = cursor = busy = 0
     sent_at: dict[int, float] = {}
+    accepted: list[int] = []
+    acks: list[float] = []
     begin = time.perf_counter()
     deadline = begin + duration
     while True:
@@ -132,7 +135,12 @@ def hammer(port: int, requests_: list[tuple[str, str, bytes | None, dict]], *, r
             answers = connection.responses.feed(data) if data else []
             if answers and connection.pending is not None:
                 status, keep = answers[0]
-                ok, failed = (ok + 1, failed) if status == 200 else (ok, failed + 1)
+                acks.append(time.time() - sent_at[connection.pending])
+                if 200 <= status < 300:
+                    ok += 1
+                    accepted.append(connection.pending)
+                else:
+                    failed += 1
                 connection.pending = None
                 busy -= 1
                 if keep:
@@ -148,7 +156,7 @@ def hammer(port: int, requests_: list[tuple[str, str, bytes | None, dict]], *, r
     for key in list(selector.get_map().values()):
         key.fileobj.close()
     selector.close()
-    return {"ok": ok, "failed": failed, "sent_at": sent_at, "elapsed": elapsed}
+    return {"ok": ok, "failed": failed, "sent_at": sent_at, "elapsed": elapsed, "accepted": accepted, "acks": acks}
 
 
 # -- WebSocket ------------------------------------------------------------------------------------
@@ -161,8 +169,19 @@ class Closed(Exception):
 class WebSocketReader:
     """A client WebSocket that only reads: text messages out, pings answered, compression as browsers offer it."""
 
-    def __init__(self, port: int, path: str, headers: dict, timeout: float = 30.0, deflate: bool = True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, path: str, headers: dict, timeout: float = 30.0, deflate: bool = True,
+                 receive_buffer: int | None = None):
+        # A small receive buffer (set before connecting, so the window offered is small too) makes
+        # a reader that never reads stall the server's writes soon, as a frozen browser tab would.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(("127.0.0.1", port))
+        except OSError:
+            self.sock.close()
+            raise
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
@@ -174,11 +193,13 @@ class WebSocketReader:
         while _HEADER_END not in answer:
             chunk = self.sock.recv(65536)
             if not chunk:
+                self.sock.close()
                 raise Closed("the server closed the connection during the handshake")
             answer += chunk
         head, _, self.buffer = answer.partition(_HEADER_END)
         if not head.startswith(b"HTTP/1.1 101"):
             status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+            self.sock.close()
             raise Closed(f"handshake refused: {status_line}")
         self.sock.setblocking(False)
         self._parts: list[bytes] = []
