@@ -180,6 +180,8 @@ def cmd_user(args: argparse.Namespace) -> int:
             user = users.add_user(store, args.name, args.role, _new_password(args), args.phone)
         elif args.action == "set-role":
             user = users.set_role(store, args.name, args.role)
+        elif args.action == "set-password":
+            user = users.set_password(store, args.name, _new_password(args))
         else:
             user = users.set_disabled(store, args.name, args.action == "disable")
     except (ConfigError, ValueError) as exc:
@@ -240,9 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=("viewer", "supervisor", "admin"))
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin, not a prompt")
     add.add_argument("--phone", help="E.164 number or SIP address dialled as their supervisor line")
-    set_role = user_actions.add_parser("set-role", help="change what a user may do")
+    set_role = user_actions.add_parser("set-role", help="change what a user may do (ends their sessions)")
     set_role.add_argument("name")
     set_role.add_argument("role", choices=("viewer", "supervisor", "admin"))
+    set_password = user_actions.add_parser("set-password", help="give a user a new password (ends their sessions)")
+    set_password.add_argument("name")
+    set_password.add_argument("--password-stdin", action="store_true", help="read the password from stdin, not a prompt")
     for action, says in (("disable", "stop a user signing in (ends their sessions)"), ("enable", "let them in again")):
         user_actions.add_parser(action, help=says).add_argument("name")
     user_actions.add_parser("list", help="everyone who may sign in")

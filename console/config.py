@@ -279,6 +279,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(set by `supervisor-console demo`; never in production).", _flag),
     Setting("CONSOLE_SESSION_HOURS", 12,
             "Hours a sign-in lasts before the console asks for the password again.", _positive_int),
+    Setting("CONSOLE_SESSION_IDLE_MINUTES", 60,
+            "Minutes a sign-in may go unused before it ends (a page left open with its live connection counts "
+            "as use); 0 turns the idle timeout off, leaving only `CONSOLE_SESSION_HOURS`.", _whole_number),
     Setting("CONSOLE_LOGIN_FREE_FAILURES", 5,
             "Failed sign-ins an account may have before each next try must wait (a wait that starts at "
             "`CONSOLE_LOGIN_FIRST_DELAY_SECONDS` and doubles); 0 makes the first failure wait.", _whole_number),

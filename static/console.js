@@ -97,6 +97,7 @@
   /* ---- live connection ------------------------------------------------------------------- */
 
   var CLEAN_CLOSE_CODES = [1000, 1001, 1005];
+  var SESSION_ENDED = 4001;  /* the server ended this page's session: say why, offer to sign in, do not reconnect */
   var LOSS_ANNOUNCE_MS = 3000;
   var lostAt = null;
   var lossNotice = null;
@@ -133,6 +134,29 @@
     }, LOSS_ANNOUNCE_MS);
   }
 
+  /* The login page under the console's prefix: the socket's path with /live swapped for /login. */
+  function loginUrl() {
+    var socketPath = (document.body.getAttribute("ws-connect") || "/live").split("?")[0];
+    var here = window.location.pathname + window.location.search;
+    return socketPath.replace(/\/live$/, "/login") + "?next=" + encodeURIComponent(here);
+  }
+
+  function showSessionEnded(reason) {
+    setLiveState("ended", "Signed out");
+    if (document.getElementById("session-ended-banner")) { return; }
+    var banner = document.createElement("p");
+    banner.id = "session-ended-banner";
+    banner.className = "access-banner access-session-ended";
+    banner.setAttribute("role", "alert");
+    banner.textContent = (reason || "Your session has ended.") + " Live updates have stopped. ";
+    var link = document.createElement("a");
+    link.href = loginUrl();
+    link.textContent = "Sign in again";
+    banner.appendChild(link);
+    var main = document.getElementById("main");
+    document.body.insertBefore(banner, main && main.parentNode === document.body ? main : document.body.firstChild);
+  }
+
   function onLiveEvent(evt) {
     switch (evt.type) {
       case "htmx:wsConnecting":
@@ -146,9 +170,13 @@
         lossNotice = null;
         break;
       case "htmx:wsClose":
+        var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
+        if (code === SESSION_ENDED) {
+          showSessionEnded(evt.detail.event.reason);
+          break;
+        }
         noteLoss();
         setLiveState("reconnecting", "Reconnecting…");
-        var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
         var wrapper = evt.detail && evt.detail.socketWrapper;
         // The ws extension only retries abnormal closes; a clean close by a server going away must
         // not leave the page silently frozen, so retry those too (never a refusal such as 1008).

@@ -8,7 +8,8 @@ admin also manages queues and users.
 
 The signed-in user comes from, in order: the trusted proxy's user header (single sign-on, only
 when CONSOLE_TRUSTED_HEADER_AUTH is on and the request came from CONSOLE_TRUSTED_PROXIES), the
-session cookie set at the login page, and in demo mode a demo admin. Every state-changing request
+session the login page started (a row the server can end, named by the cookie: session_cookie.py),
+and in demo mode a demo admin. Every state-changing request
 must carry the session's CSRF token, in the X-CSRF-Token header (htmx sends it from hx-headers on
 <body>) or a csrf_token form field; only the webhook is exempt, because its signature verifies it.
 A refusal is raised as `Refused`, with its words; how it looks (a status line, a page) is the web room's.
@@ -119,6 +120,12 @@ PERMISSIONS = {
     "users.add": MANAGE_USERS,
     "users.change_role": MANAGE_USERS,
     "users.access": MANAGE_USERS,
+    "users.change_password": MANAGE_USERS,
+    "agents.directory_page": VIEW,
+    "agents.add": MANAGE_USERS,
+    "agents.edit": MANAGE_USERS,
+    "agents.remove": MANAGE_USERS,
+    "agents.import_csv": MANAGE_USERS,
 }
 
 CSRF_EXEMPT = frozenset({"webhooks.receive"})
@@ -127,7 +134,7 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEMO_NAME = "demo"
 _CSRF_KEY = "csrf"
-_USER_KEY = "user"
+_SESSION_KEY = "session_id"
 _UNSET = object()
 
 
@@ -174,17 +181,39 @@ def current_user() -> User | None:
 
 
 def sign_in(user: dict) -> User:
-    """Start a fresh session for a user who gave the right password (a new CSRF token too)."""
+    """Start a fresh session for a user who gave the right password (a new CSRF token too); this browser's
+    previous session, if any, ends so its cookie cannot be replayed."""
+    if session.get(_SESSION_KEY):
+        session_cookie.get_policy().end(get_store(), session[_SESSION_KEY], session_cookie.SIGNED_IN_AGAIN)
     session.clear()
     session.permanent = True
-    session[_USER_KEY] = user["name"]
+    session[_SESSION_KEY] = session_cookie.get_policy().start(get_store(), user["name"])
     signed_in = g.console_user = User(user["name"], user["role"], user.get("phone"))
     return signed_in
 
 
 def sign_out() -> None:
-    """Forget the session: the user, and with it the CSRF token."""
+    """End the session on the server (everywhere, at once), then forget the cookie and its CSRF token."""
+    current = session.get(_SESSION_KEY)
+    if current:
+        session_cookie.get_policy().end(get_store(), current, session_cookie.SIGNED_OUT)
     session.clear()
+
+
+def session_id() -> str | None:
+    """The id of the password session behind this request, when it is one (a live socket watches it)."""
+    user = current_user()
+    return session.get(_SESSION_KEY) if user is not None and user.source == "password" else None
+
+
+def session_ended(watched_id: str | None, user: User | None) -> str | None:
+    """Why a live socket's session may no longer be used (None while it may): its row, or an SSO user disabled."""
+    if watched_id:
+        return session_cookie.get_policy().check(get_store(), watched_id)[1]
+    if user is not None and user.source == "single sign-on":
+        stored = get_store().user(user.name)
+        return session_cookie.DISABLED if stored is not None and stored["disabled"] else None
+    return None
 
 
 def _resolve_user() -> User | None:
@@ -192,12 +221,12 @@ def _resolve_user() -> User | None:
     single_sign_on = _single_sign_on_user()
     if single_sign_on is not None:
         return single_sign_on
-    name = session.get(_USER_KEY)
-    if name:
-        user = get_store().user(name)
-        if user is not None and not user["disabled"]:
-            return User(user["name"], user["role"], user["phone"])
-        session.pop(_USER_KEY, None)
+    named = session.get(_SESSION_KEY)
+    if named:
+        row, ended = session_cookie.get_policy().check(get_store(), named)
+        if ended is None:
+            return User(row.user_name, row.role, row.phone)
+        session.pop(_SESSION_KEY, None)  # ended for good: the cookie stops naming it
     if config.get("CONSOLE_DEMO"):
         return User(DEMO_NAME, "admin", config.get("CONSOLE_SUPERVISOR_PHONE"), source="demo")
     return None

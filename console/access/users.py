@@ -1,14 +1,19 @@
 """The people who may sign in: a name, a role, an optional phone for their supervisor line, and a
-werkzeug password hash, kept in the store. The CLI and the admin's users page both change them here."""
+werkzeug password hash, kept in the store. The CLI and the admin's users page both change them here,
+and a change to someone's role, password or access ends all their sessions, wherever they are open."""
 
 from __future__ import annotations
 
 import functools
 import re
+import time
 
+from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from console.access import session_cookie
 from console.config import ROLES
+from console.state import sessions
 
 MIN_PASSWORD_LENGTH = 8
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
@@ -86,17 +91,36 @@ def add_user(store, name: str, role: str, password: str, phone: str | None = Non
     return store.user(name)
 
 
+def _end_sessions(store, name: str, reason: str) -> None:
+    """End every session of this user, on the app's session clock when there is an app (the CLI has none)."""
+    policy = current_app.extensions.get(session_cookie.EXTENSION) if has_app_context() else None
+    sessions.end_all_of(store, name, policy.clock() if policy else time.time(), reason)
+
+
 def set_role(store, name: str, role: str) -> dict:
-    """Change what a user may do; it applies to their very next request."""
-    user = _existing(store, name) | {"role": check_role(role)}
+    """Change what a user may do; their sessions end, so they sign in again under the new role."""
+    before = _existing(store, name)
+    user = before | {"role": check_role(role)}
     store.save_user(user)
+    if before["role"] != user["role"]:
+        _end_sessions(store, name, session_cookie.ROLE_CHANGED)
     return store.user(name)
 
 
 def set_disabled(store, name: str, disabled: bool = True) -> dict:
-    """Stop (or allow again) a user signing in; their open sessions stop working at once."""
+    """Stop (or allow again) a user signing in; disabling ends their sessions and live pages at once."""
     user = _existing(store, name) | {"disabled": disabled}
     store.save_user(user)
+    if disabled:
+        _end_sessions(store, name, session_cookie.DISABLED)
+    return store.user(name)
+
+
+def set_password(store, name: str, password: str) -> dict:
+    """Give a user a new password; every session signed in with the old one ends."""
+    user = _existing(store, name) | {"password_hash": generate_password_hash(check_password(password))}
+    store.save_user(user)
+    _end_sessions(store, name, session_cookie.PASSWORD_CHANGED)
     return store.user(name)
 
 

@@ -134,3 +134,15 @@ def create_login_failures(db: Database) -> None:
         pk=("kind", "key"), not_null={"failures", "last_failed_at", "blocked_until"},
     )
     db["login_failures"].create_index(["last_failed_at"])
+
+
+@migrations()
+def create_sessions(db: Database) -> None:
+    """Signed-in sessions the server can end: the hashed id, the user, when it started, was last seen and ended."""
+    db["sessions"].create(
+        {"id": str, "user_name": str, "created_at": float, "last_seen_at": float, "ended_at": float,
+         "end_reason": str},
+        pk="id", not_null={"user_name", "created_at", "last_seen_at"},
+    )
+    db["sessions"].create_index(["user_name", "ended_at"])
+    db["sessions"].create_index(["last_seen_at"])

@@ -175,11 +175,12 @@ def test_disabling_a_user_ends_their_open_session_at_once(app):
     assert refused.status_code == 401
 
 
-def test_a_new_role_applies_to_the_next_request(app):
+def test_a_new_role_ends_the_session_and_applies_from_the_next_sign_in(app):
     client = as_user(app, "sam")
     assert client.post("/conferences/c1/dtmf", data={"digits": ""}).status_code == 422
     set_role(app.extensions["console.store"], "sam", "viewer")
-    assert client.post("/conferences/c1/dtmf", data={"digits": ""}).status_code == 403
+    assert client.post("/conferences/c1/dtmf", data={"digits": ""}).status_code == 303  # to the login page
+    assert as_user(app, "sam").post("/conferences/c1/dtmf", data={"digits": ""}).status_code == 403
 
 
 def test_passwords_are_stored_as_hashes(app):

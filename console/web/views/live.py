@@ -3,18 +3,27 @@
 A page connects with `?watch=dashboard`, `?watch=ended`, `?watch=wallboard`, `?watch=conference:<id>`
 or `?watch=queue:<name>`. The live hub (console.live.hub) decides what each page gets; this route
 holds one browser's socket: it writes what the hub could not write at once, heartbeats, pings and
-refusals of commands sent over the socket.
+refusals of commands sent over the socket, and it closes the socket (code 4001, with the reason)
+within a second of its session ending: signed out anywhere, the user disabled, their role or
+password changed, or the session's time up.
 """
 
 from __future__ import annotations
 
 import time
+from socket import SHUT_WR
 
 from flask import Blueprint, current_app, request
 from simple_websocket import ConnectionClosed
 from simple_websocket import ConnectionError as SocketError
 
-from console.access.auth import socket_message_refusal
+from console.access.auth import (
+    current_user,
+    session_ended,
+    session_id,
+    socket_message_refusal,
+)
+from console.access.session_cookie import ended_words
 from console.live.frames import compression_window, ping_frame, send_frame
 from console.live.hub import SERVICE_RESTART, get_hub
 from console.web.extensions import sock
@@ -23,6 +32,8 @@ live = Blueprint("live", __name__)
 
 HEARTBEAT_SECONDS = 20.0
 POLICY_VIOLATION = 1008
+SESSION_ENDED = 4001  # the page shows the reason and offers to sign in again, and does not reconnect
+SESSION_CHECK_SECONDS = 0.5  # one indexed query per page this often, so an ended session closes within a second
 
 
 def _heartbeat() -> list[str]:
@@ -55,10 +66,16 @@ def socket(ws):
     window = compression_window(ws)
     subscription.attach(ws.sock, window)
     ping_every = float(current_app.config.get("CONSOLE_WS_PING_SECONDS") or 0)
-    pinged_at = time.monotonic()
+    pinged_at = checked_at = time.monotonic()
+    watched, user, ended = session_id(), current_user(), None
     try:
         while ws.connected and not subscription.closed:
-            frame = subscription.next_frame(timeout=min(0.5, ping_every or 0.5))
+            frame = subscription.next_frame(timeout=min(SESSION_CHECK_SECONDS, ping_every or SESSION_CHECK_SECONDS))
+            if time.monotonic() - checked_at >= SESSION_CHECK_SECONDS:
+                checked_at = time.monotonic()
+                if (ended := session_ended(watched, user)) is not None:
+                    subscription.close(SESSION_ENDED)
+                    break
             refusals = []
             while (message := ws.receive(timeout=0)) is not None:
                 refusal = socket_message_refusal(message)  # commands go over HTTP; a viewer's are refused
@@ -91,11 +108,15 @@ def socket(ws):
         hub.unsubscribe(subscription)
     if subscription.close_code is not None and ws.connected:
         try:
-            if subscription.close_code == POLICY_VIOLATION:
+            if subscription.close_code in (POLICY_VIOLATION, SESSION_ENDED):
                 ws.sock.settimeout(2.0)  # a peer that stopped reading must not hold this thread on the close
-                reason = "no answer to ping"
+                reason = ended_words(ended) if ended else "no answer to ping"
             else:
                 reason = "server restarting"
             ws.close(reason=subscription.close_code, message=reason)
+            if ended:
+                # Nothing may follow the close frame: Werkzeug (demo) writes an HTTP answer once the handler
+                # returns, which the browser would read as a broken frame, losing the reason the page shows.
+                ws.sock.shutdown(SHUT_WR)
         except (ConnectionClosed, SocketError, OSError):
             pass
