@@ -272,6 +272,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONSOLE_MAX_SOCKETS", 400,
             "Live pages (WebSockets) one `serve` process holds open, a thread each; one more is answered 503 "
             "with Retry-After.", _positive_int),
+    Setting("CONSOLE_MAX_SOCKETS_PER_SESSION", 12,
+            "Live pages one signed-in browser may hold open at once; one more is closed with code 1013 and the "
+            "page says why and retries. 0 means no limit.", _whole_number),
+    Setting("CONSOLE_MAX_SOCKETS_PER_USER", 30,
+            "Live pages one user may hold open at once, across browsers (demo mode aside); one more is closed "
+            "with code 1013 and the page says why and retries. 0 means no limit.", _whole_number),
     Setting("CONSOLE_SUPERVISOR_PHONE", None,
             "Phone number (E.164) or SIP address dialled as a supervisor's line until they save their own."),
     Setting("CONSOLE_DEMO", False,

@@ -97,6 +97,7 @@
   /* ---- live connection ------------------------------------------------------------------- */
 
   var CLEAN_CLOSE_CODES = [1000, 1001, 1005];
+  var TRY_AGAIN_LATER = 1013;  /* too many live pages open: say so; the ws extension retries by itself */
   var SESSION_ENDED = 4001;  /* the server ended this page's session: say why, offer to sign in, do not reconnect */
   var LOSS_ANNOUNCE_MS = 3000;
   var lostAt = null;
@@ -157,6 +158,25 @@
     document.body.insertBefore(banner, main && main.parentNode === document.body ? main : document.body.firstChild);
   }
 
+  function showTooManyPages(reason) {
+    setLiveState("reconnecting", "Too many pages open");
+    var banner = document.getElementById("too-many-pages-banner");
+    if (!banner) {
+      banner = document.createElement("p");
+      banner.id = "too-many-pages-banner";
+      banner.className = "access-banner";
+      banner.setAttribute("role", "status");
+      var main = document.getElementById("main");
+      document.body.insertBefore(banner, main && main.parentNode === document.body ? main : document.body.firstChild);
+    }
+    banner.textContent = (reason || "Too many live pages are open.") + " Live updates are paused on this page.";
+  }
+
+  function clearTooManyPages() {
+    var banner = document.getElementById("too-many-pages-banner");
+    if (banner) { banner.parentNode.removeChild(banner); }
+  }
+
   function onLiveEvent(evt) {
     switch (evt.type) {
       case "htmx:wsConnecting":
@@ -164,6 +184,7 @@
         break;
       case "htmx:wsOpen":
         setLiveState("live", "Live");
+        clearTooManyPages();
         if (lostAt && Date.now() - lostAt > LOSS_ANNOUNCE_MS) { announce("Live updates are back."); }
         lostAt = null;
         window.clearTimeout(lossNotice);
@@ -173,6 +194,11 @@
         var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
         if (code === SESSION_ENDED) {
           showSessionEnded(evt.detail.event.reason);
+          break;
+        }
+        if (code === TRY_AGAIN_LATER) {
+          noteLoss();
+          showTooManyPages(evt.detail.event.reason);
           break;
         }
         noteLoss();

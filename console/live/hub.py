@@ -31,6 +31,10 @@ log = logging.getLogger("console.hub")
 SERVICE_RESTART = 1012
 
 
+class PageLimit(Exception):
+    """A page refused because its session or its user already has as many live pages open as allowed."""
+
+
 @dataclass
 class HubStats:
     """Counters tests and the admin page read: ticks run, atoms rendered (the latest kept), frames, snapshots."""
@@ -74,19 +78,35 @@ class Hub:
 
     # -- subscribers --------------------------------------------------------------------------
 
-    def subscribe(self, watch: str, root: str = "") -> Subscription:
-        """Register a page watching `watch` (served under URL prefix `root`); its snapshot comes first."""
+    def subscribe(self, watch: str, root: str = "", *, user: str | None = None, session: str | None = None,
+                  per_user: int = 0, per_session: int = 0) -> Subscription:
+        """Register a page watching `watch` (served under URL prefix `root`); its snapshot comes first.
+
+        A page is refused with PageLimit when its session (`per_session`) or its user (`per_user`)
+        already has that many pages open here; 0, or no session or user, means no limit.
+        """
         if not self.catalogue.accepts(watch):
             raise ValueError(f"nothing to watch called {watch!r}")
         subscription = Subscription(self, watch, root, self.queue_limit)
+        subscription.user, subscription.session = user, session
         with self._wake:
             if self._stopping:
                 raise RuntimeError("the live hub has stopped")
+            self._check_limits(user, session, per_user, per_session)
             self._subscribers.add(subscription)
             self._want_snapshot.add(subscription)
             self._start_thread()
             self._wake.notify()
         return subscription
+
+    def _check_limits(self, user: str | None, session: str | None, per_user: int, per_session: int) -> None:
+        """Raise PageLimit when the session or the user already has its most pages open (lock held)."""
+        if session and per_session and sum(s.session == session for s in self._subscribers) >= per_session:
+            raise PageLimit(f"This browser already has {per_session} live pages open: close one and this page "
+                            "reconnects by itself.")
+        if user and per_user and sum(s.user == user for s in self._subscribers) >= per_user:
+            raise PageLimit(f"{user} already has {per_user} live pages open: close one and this page reconnects "
+                            "by itself.")
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a closed page."""

@@ -41,6 +41,8 @@ class Subscription:
     def __init__(self, hub: SnapshotDesk, watch: str, root: str, limit: int):
         self.hub = hub
         self.watch = watch
+        self.user: str | None = None  # who opened the page, and in which session (for the per-page limits)
+        self.session: str | None = None
         self.root = root
         self.shown: set[str] = set()
         self.limit = limit

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from flask import Flask
 
-from console.live.hub import SERVICE_RESTART, Hub
+from console.live.hub import SERVICE_RESTART, Hub, PageLimit
 from console.live.pieces import Piece, fragment_for, messages
 from console.live.subscription import Subscription
 from console.live.ui import CLOCK, drawn_at
@@ -235,3 +235,27 @@ def test_a_tick_draws_as_of_one_reading_of_the_apps_clock_and_sends_it_to_the_re
     hub.run_tick({"row:a"}, [], [page])
     assert asked == [start + timedelta(seconds=1)]
     hub.stop()
+
+
+def test_a_session_and_a_user_hold_only_so_many_pages(make_hub):
+    hub = make_hub()
+    limits = {"per_session": 2, "per_user": 3}
+    first = hub.subscribe("board", user="sam", session="s1", **limits)
+    hub.subscribe("board", user="sam", session="s1", **limits)
+    with pytest.raises(PageLimit, match="This browser already has 2 live pages open"):
+        hub.subscribe("board", user="sam", session="s1", **limits)
+    hub.subscribe("board", user="sam", session="s2", **limits)
+    with pytest.raises(PageLimit, match="sam already has 3 live pages open"):
+        hub.subscribe("board", user="sam", session="s3", **limits)
+    hub.subscribe("board", user="ada", session="s4", **limits)  # another user is not counted against sam
+    hub.unsubscribe(first)
+    hub.subscribe("board", user="sam", session="s1", **limits)  # a closed page frees its place
+    assert hub.subscriber_count() == 4
+
+
+def test_pages_without_a_session_or_limits_are_not_counted(make_hub):
+    hub = make_hub()
+    for _ in range(5):
+        hub.subscribe("board", user=None, session=None, per_user=1, per_session=1)
+        hub.subscribe("board", user="sam", session="s1")
+    assert hub.subscriber_count() == 10

@@ -25,13 +25,14 @@ from console.access.auth import (
 )
 from console.access.session_cookie import ended_words
 from console.live.frames import compression_window, ping_frame, send_frame
-from console.live.hub import SERVICE_RESTART, get_hub
+from console.live.hub import SERVICE_RESTART, PageLimit, get_hub
 from console.web.extensions import sock
 
 live = Blueprint("live", __name__)
 
 HEARTBEAT_SECONDS = 20.0
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013  # too many pages open for this session or user: the page says so and retries
 SESSION_ENDED = 4001  # the page shows the reason and offers to sign in again, and does not reconnect
 SESSION_CHECK_SECONDS = 0.5  # one indexed query per page this often, so an ended session closes within a second
 
@@ -53,10 +54,18 @@ def socket(ws):
     """
     watch = request.args.get("watch", "dashboard")
     hub = get_hub()
+    watched, user = session_id(), current_user()
+    config = current_app.config
     try:
-        subscription = hub.subscribe(watch, request.script_root)
+        subscription = hub.subscribe(
+            watch, request.script_root, user=user.name if user is not None and user.source != "demo" else None,
+            session=watched, per_user=int(config.get("CONSOLE_MAX_SOCKETS_PER_USER") or 0),
+            per_session=int(config.get("CONSOLE_MAX_SOCKETS_PER_SESSION") or 0))
     except ValueError:
         ws.close(reason=POLICY_VIOLATION, message="unknown watch")
+        return
+    except PageLimit as refusal:
+        _close_for_good(ws, TRY_AGAIN_LATER, str(refusal))
         return
     except RuntimeError:
         ws.close(reason=SERVICE_RESTART, message="server restarting")
@@ -67,7 +76,7 @@ def socket(ws):
     subscription.attach(ws.sock, window)
     ping_every = float(current_app.config.get("CONSOLE_WS_PING_SECONDS") or 0)
     pinged_at = checked_at = time.monotonic()
-    watched, user, ended = session_id(), current_user(), None
+    ended = None
     try:
         while ws.connected and not subscription.closed:
             frame = subscription.next_frame(timeout=min(SESSION_CHECK_SECONDS, ping_every or SESSION_CHECK_SECONDS))
@@ -120,3 +129,17 @@ def socket(ws):
                 ws.sock.shutdown(SHUT_WR)
         except (ConnectionClosed, SocketError, OSError):
             pass
+
+
+def _close_for_good(ws, code: int, reason: str) -> None:
+    """Close with a reason the page shows, writing nothing after the close frame.
+
+    Werkzeug (demo) writes an HTTP answer once the handler returns, which the browser would read as
+    a broken frame, losing the code and the reason.
+    """
+    try:
+        ws.sock.settimeout(2.0)
+        ws.close(reason=code, message=reason)
+        ws.sock.shutdown(SHUT_WR)
+    except (ConnectionClosed, SocketError, OSError):
+        pass
