@@ -1,4 +1,4 @@
-"""The `supervisor-console` command: demo, serve, simulate, init-db, user."""
+"""The `supervisor-console` command: demo, serve, simulate, init-db, user, agent."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator, traffic and console wired together on this machine: no Telnyx account needed."""
     # Loaded here so each command loads only what it runs: demo loads the simulator and the app.
+    from console.agents.directory import fill
     from console.ingest.reconcile import start_reconciler
     from console.queues.alerts import get_watcher
     from console.simulator import Simulator
@@ -86,6 +87,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "CONSOLE_RECONCILE_INTERVAL": 10.0,
         }
     )
+    # The simulated agents are in the directory from the start: each one's team is the queue they serve first.
+    fill(app.extensions["console.store"],
+         ((agent.name, agent.queues[0], [agent.address]) for agent in simulator.traffic.agents))
     console = BackgroundServer(app, host=args.host, port=args.port).start()
     simulator.delivery.set_url(f"{console.url}/webhooks/telnyx")
     reconciler = start_reconciler(app)
@@ -191,6 +195,24 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Add, remove, list or import the agents the console labels on calls."""
+    # Loaded here so each command loads only what it runs: agent loads the directory, not the app.
+    from console.agents import commands
+
+    try:
+        store = _user_store(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if args.action == "add":
+        return commands.add(store, args.name, args.team, args.address)
+    if args.action == "remove":
+        return commands.remove(store, args.name)
+    if args.action == "import":
+        return commands.import_file(store, args.file)
+    return commands.listing(store)
+
+
 def _speed(text: str) -> float:
     """A positive speed factor."""
     value = float(text)
@@ -254,6 +276,21 @@ def build_parser() -> argparse.ArgumentParser:
     for parser_of_action in user_actions.choices.values():
         parser_of_action.add_argument("--database", help="default: CONSOLE_DATABASE")
     user.set_defaults(handler=cmd_user)
+
+    agent = commands.add_parser("agent", help="the agent directory: who is an agent, on which addresses")
+    agent_actions = agent.add_subparsers(dest="action", required=True)
+    agent_add = agent_actions.add_parser("add", help="add an agent with their team and addresses")
+    agent_add.add_argument("name")
+    agent_add.add_argument("--team", default="")
+    agent_add.add_argument("--address", action="append", required=True,
+                           help="E.164 number or SIP URI their calls use (repeat for several)")
+    agent_actions.add_parser("remove", help="take an agent out of the directory").add_argument("name")
+    agent_actions.add_parser("list", help="every agent: name, team, addresses")
+    agent_actions.add_parser("import", help="add or update agents from a CSV file: name, team, addresses") \
+        .add_argument("file", help="CSV with columns name, team, addresses (several separated by ; or |)")
+    for parser_of_action in agent_actions.choices.values():
+        parser_of_action.add_argument("--database", help="default: CONSOLE_DATABASE")
+    agent.set_defaults(handler=cmd_agent)
 
     bench = commands.add_parser("bench", help="measure ingest rate, live latency and page times")
     bench_arguments(bench)

@@ -25,7 +25,7 @@ CONSOLE = Path(__file__).resolve().parent.parent / "console"
 
 SHAPE = Shape(
     package="console",
-    rooms=("config", "telnyx", "state", "ingest", "access", "queues", "supervision", "live", "web"),
+    rooms=("config", "telnyx", "state", "ingest", "access", "queues", "agents", "supervision", "live", "web"),
     tools=frozenset({"bench", "simulator"}),
     tool_starters=frozenset({"console.cli"}),
 )

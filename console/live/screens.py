@@ -7,7 +7,11 @@ updates can never disagree.
 
 from __future__ import annotations
 
+from console.agents.roles import LegRole, role_of
+from console.live.ui import render_memo
 from console.queues.kpis import FORMULAS
+from console.state import agents as agent_rows
+from console.state.store import get_store
 
 ENDED_LIMIT = 50
 # The dashboard lists at most this many live conferences (the newest); the rest are counted, and
@@ -26,9 +30,24 @@ def recording_view(recording: dict) -> dict:
     return {**recording, "url": url}
 
 
+def leg_role(leg: dict) -> LegRole:
+    """Who a participant or leg is (Agent, Customer or Supervisor), for pages and pushes that ask per row.
+
+    The supervisor lines are read once, and each address looked up once, per request or hub tick.
+    """
+    store = get_store()
+    lines = render_memo("supervisor_lines", None, store.supervisor_lines)
+    return role_of(leg, lines, lambda address: render_memo(
+        "agent_at", address, lambda: agent_rows.agent_at(store, address)))
+
+
 def participant_views(participants: list[dict]) -> list[dict]:
-    """Participants with a second line (their number under a label) and whisper target names."""
-    names = {p["call_control_id"]: p.get("display_name") or p["call_control_id"] for p in participants}
+    """Participants with a second line (their number under a label), whisper target names and their role."""
+    roles = {p["call_control_id"]: leg_role(p) for p in participants}
+    names = {}
+    for p in participants:
+        ccid = p["call_control_id"]
+        names[ccid] = f"{p.get('display_name') or ccid} ({roles[ccid].label})"
     views = []
     for participant in participants:
         display = participant.get("display_name") or participant["call_control_id"]
@@ -39,6 +58,7 @@ def participant_views(participants: list[dict]) -> list[dict]:
             "display_name": display,
             "secondary": secondary,
             "whisper_names": [names.get(target, target) for target in targets],
+            "leg_role": roles[participant["call_control_id"]],
         })
     return views
 

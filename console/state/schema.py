@@ -146,3 +146,18 @@ def create_sessions(db: Database) -> None:
     )
     db["sessions"].create_index(["user_name", "ended_at"])
     db["sessions"].create_index(["last_seen_at"])
+
+
+@migrations()
+def create_agent_directory(db: Database) -> None:
+    """Who the agents are: a name (unique, any case) and team each, and the addresses their legs use.
+
+    One row per normalised address (``+`` digits, or a lower-case ``sip:`` URI without parameters);
+    the address is the key, so a leg's address finds its agent with one indexed lookup.
+    """
+    db.execute("CREATE TABLE agents (id INTEGER PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL DEFAULT '',"
+               " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
+    db.execute("CREATE UNIQUE INDEX agents_name ON agents (name COLLATE NOCASE)")
+    db.execute("CREATE TABLE agent_addresses (address TEXT PRIMARY KEY,"
+               " agent_id INTEGER NOT NULL REFERENCES agents (id) ON DELETE CASCADE)")
+    db.execute("CREATE INDEX agent_addresses_agent ON agent_addresses (agent_id)")

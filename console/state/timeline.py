@@ -27,6 +27,7 @@ class Step:
     at: datetime | None
     kind: str
     text: str
+    leg: str | None = None  # the other call a step is about (who joined, left, hung up), so pages can say who it is
 
 
 def _id(value) -> str | None:
@@ -142,7 +143,7 @@ def timeline(call_control_id: str, events: list[Event], names: dict[str, str] | 
             report_unreadable(event.id, "drawn", exc)
             described = _unreadable(event)
         if described:
-            steps.append(Step(event.ordered_at, *described))
+            steps.append(Step(event.ordered_at, *described, leg=None if mine else _id(p.get("call_control_id"))))
         if mine and event.event_type == "conference.participant.left":
             inside.discard(conference_id)
     return steps

@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from console.agents.roles import LegRole
+
 HEARD_BY_ALL = frozenset({"none", "barge"})
 SUPERVISOR_ROLES = frozenset({"monitor", "whisper", "barge"})
 DIAGRAM_LIMIT = 12
@@ -29,10 +31,16 @@ class Party:
     muted: bool
     on_hold: bool
     whisper_targets: frozenset[str]
+    leg_role: LegRole | None = None  # Agent, Customer or Supervisor, when the page looked it up
 
     @property
     def is_supervisor(self) -> bool:
         return self.role in SUPERVISOR_ROLES
+
+    @property
+    def labelled(self) -> str:
+        """The name with who they are beside it, "Alice (Agent)", for lists a supervisor reads."""
+        return f"{self.name} ({self.leg_role.label})" if self.leg_role else self.name
 
 
 def party(participant: dict) -> Party:
@@ -45,6 +53,7 @@ def party(participant: dict) -> Party:
         muted=bool(participant.get("muted")),
         on_hold=bool(participant.get("on_hold")),
         whisper_targets=frozenset(participant.get("whisper_call_control_ids") or ()),
+        leg_role=participant.get("leg_role"),
     )
 
 
@@ -77,6 +86,11 @@ class AudioPaths:
 
     def names(self, call_control_ids: Iterable[str]) -> list[str]:
         found = {p.call_control_id: p.name for p in self.parties}
+        return [found.get(ccid, ccid) for ccid in call_control_ids]
+
+    def labelled_names(self, call_control_ids: Iterable[str]) -> list[str]:
+        """Names with who each one is beside it ("Alice (Agent)"), for the audio map's words."""
+        found = {p.call_control_id: p.labelled for p in self.parties}
         return [found.get(ccid, ccid) for ccid in call_control_ids]
 
 

@@ -9,6 +9,7 @@ from flask import Flask
 from console.web import metrics
 from console.web.views import (
     actions,
+    agents,
     audit,
     auth,
     breach,
@@ -40,3 +41,4 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(metrics.metrics_views)
     app.register_blueprint(audit.audit)
     app.register_blueprint(users.users)
+    app.register_blueprint(agents.agents)

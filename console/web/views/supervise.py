@@ -234,7 +234,10 @@ class SupervisionCatalogue:
             kind, _, rest = key.partition(":")
             if kind == "conference":
                 conferences.add(rest)
-            elif kind == "supervisor":
+            elif kind == "participant":
+                # A participant's call can change alone (its numbers arrive late): the map labels who they are.
+                conferences.add(rest.partition(":")[0])
+            if kind == "supervisor":
                 line_changed = True
             elif kind in ("call", "participant") and not line_changed:
                 lines = get_store().supervisor_lines() if lines is None else lines
