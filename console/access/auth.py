@@ -126,11 +126,6 @@ PERMISSIONS = {
     "agents.remove": MANAGE_USERS,
     "agents.import_csv": MANAGE_USERS,
     "users.change_password": MANAGE_USERS,
-    "agents.directory_page": VIEW,
-    "agents.add": MANAGE_USERS,
-    "agents.edit": MANAGE_USERS,
-    "agents.remove": MANAGE_USERS,
-    "agents.import_csv": MANAGE_USERS,
 }
 
 CSRF_EXEMPT = frozenset({"webhooks.receive"})
