@@ -2,8 +2,9 @@
 
 ``Simulator`` wires the pieces together: a ``World`` (the state machine), ``Chaos`` (faults on
 request), ``WebhookDelivery`` (subscribed to the world, posting signed events to the console), the
-Flask REST app serving ``/v2`` and ``/_sim``, and optionally ``Traffic``. ``start()`` serves it all
-on a free port from background threads; ``stop()`` takes every one of them down again.
+Flask REST app serving ``/v2`` and ``/_sim``, and optionally ``Traffic`` running the demo's day
+(``rush.DEMO_DAY``). ``start()`` serves it all on a free port from background threads; ``stop()``
+takes every one of them down again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flask import Blueprint, jsonify, request
 from console.simulator.app import create_rest_app, release_held_requests
 from console.simulator.chaos import Chaos
 from console.simulator.delivery import WebhookDelivery
+from console.simulator.rush import DEMO_DAY, DEMO_WARM_START
 from console.simulator.traffic import Traffic
 from console.simulator.world import World, WorldError
 from console.telnyx.signing import (
@@ -34,7 +36,7 @@ log = logging.getLogger("console.simulator")
 __all__ = ["Chaos", "Simulator", "Traffic", "WebhookDelivery", "World", "WorldError", "main_simulate"]
 
 TICK_SECONDS = 0.1
-WARM_START = (3, 4)
+WARM_START = DEMO_WARM_START
 JOIN_LIMIT = 5.0
 
 
@@ -88,7 +90,8 @@ class Simulator:
         self.world.subscribe(self.delivery.submit)
         self.app = create_rest_app(self.world, self.chaos, api_key=self.api_key)
         self.app.register_blueprint(_debug_routes(self), url_prefix="/_sim")
-        self.traffic = Traffic(self.world, seed=f"{seed}:traffic", speed=speed) if traffic else None
+        # The demo's working day: staffed for its base load, with a rush on one queue now and then.
+        self.traffic = Traffic(self.world, seed=f"{seed}:traffic", speed=speed, **DEMO_DAY) if traffic else None
         self.root_url: str | None = None
         self.base_url: str | None = None
         self._server: BackgroundServer | None = None

@@ -17,6 +17,10 @@ LAST_NAMES = (
     "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Patel", "Rossi", "Silva", "Tanaka", "Weber",
 )
 AGENT_DOMAIN = "agents.callcenter.example"
+# The demo's fourteen agents (a test's small world names its own).
+DEMO_AGENTS = (
+    "Alice", "Bob", "Chen", "Dana", "Eli", "Farah", "Gita", "Hugo", "Ines", "Jomo", "Kai", "Lena", "Mira", "Noor",
+)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from console.simulator.world import World, WorldError
 # One logger for the whole scenario, under the name operators already filter on.
 log = logging.getLogger("console.simulator.traffic")
 
-COUNTERS = ("arrived", "answered", "abandoned", "completed", "busy", "errors")
+COUNTERS = ("arrived", "answered", "abandoned", "completed", "busy", "errors", "rushes")
 TICK_SECONDS = 0.1
 
 

@@ -2,10 +2,11 @@
 
 Callers arrive at a steady random rate into named queues (``incoming_call`` → ``answer_call`` →
 ``enqueue``), wait, sometimes give up and hang up, and are otherwise answered by a named agent: the
-agent's phone is dialled, picks up, and a conference is created around the caller (which takes the
-caller out of the queue as "bridged") for the agent to join. During the conversation the floor
-passes back and forth, the caller is sometimes put on hold and the agent sometimes mutes, until one
-side hangs up and the other follows.
+agent's phone is dialled, picks up (now and then slowly), and a conference is created around the
+caller (which takes the caller out of the queue as "bridged") for the agent to join. During the
+conversation the floor passes back and forth, the caller is sometimes put on hold and the agent
+sometimes mutes, until one side hangs up and the other follows. With ``rushes`` (see ``rush.py``),
+a wave of callers now and then backs one queue up.
 
 Everything is a deterministic function of the seed and of the ``step`` calls; the calendar that
 holds the due actions and the thread that steps it are the ``Scenario`` this class extends.
@@ -15,7 +16,15 @@ from __future__ import annotations
 
 from collections import deque
 
-from console.simulator.cast import AGENT_DOMAIN, AREA_CODES, FIRST_NAMES, LAST_NAMES, Agent, Caller
+from console.simulator.cast import (
+    AGENT_DOMAIN,
+    AREA_CODES,
+    FIRST_NAMES,
+    LAST_NAMES,
+    Agent,
+    Caller,
+)
+from console.simulator.rush import Rush, Rushes, RushPlan
 from console.simulator.scenario import Scenario, log
 from console.simulator.world import World, WorldError
 
@@ -34,24 +43,37 @@ class Traffic(Scenario):
         queues: tuple[str, ...] = ("Support", "Sales", "Billing"),
         agents: tuple[str, ...] = ("Alice", "Bob", "Chen", "Dana", "Eli", "Farah"),
         arrival_per_minute: float = 6,
+        arrival_shape: int = 1,
         max_calls: int = 40,
         patience_secs: tuple[float, float] = (30.0, 300.0),
         talk_secs: tuple[float, float] = (30.0, 150.0),
         ring_secs: tuple[float, float] = (2.0, 6.0),
+        slow_pickup_rate: float = 0.0,
+        slow_ring_secs: tuple[float, float] = (20.0, 30.0),
         wrap_up_secs: tuple[float, float] = (5.0, 20.0),
         max_wait_time_secs: int = 900,
         hold_rate: float = 0.3,
         mute_rate: float = 0.25,
+        queue_weights: tuple[float, ...] | None = None,
+        rushes: Rushes | None = None,
     ):
         if not queues or not agents:
             raise ValueError("traffic needs at least one queue and one agent")
         super().__init__(world, seed=seed, speed=speed)
         self.queues = tuple(queues)
+        self.queue_weights = tuple(queue_weights or range(len(self.queues) + 1, 1, -1))
+        if len(self.queue_weights) != len(self.queues) or min(self.queue_weights) < 0 or sum(self.queue_weights) <= 0:
+            raise ValueError("queue_weights needs one weight of 0 or more per queue, not all 0")
+        if not (isinstance(arrival_shape, int) and arrival_shape >= 1):
+            raise ValueError(f"arrival_shape must be a whole number of at least 1, got {arrival_shape!r}")
         self.arrival_per_minute = arrival_per_minute
+        self.arrival_shape = arrival_shape
         self.max_calls = max_calls
         self.patience_secs = patience_secs
         self.talk_secs = talk_secs
         self.ring_secs = ring_secs
+        self.slow_pickup_rate = slow_pickup_rate
+        self.slow_ring_secs = slow_ring_secs
         self.wrap_up_secs = wrap_up_secs
         self.max_wait_time_secs = max_wait_time_secs
         self.hold_rate = hold_rate
@@ -63,6 +85,9 @@ class Traffic(Scenario):
         self.waiting: dict[str, deque[Caller]] = {queue: deque() for queue in self.queues}
         self.callers: dict[str, Caller] = {}
         self._schedule(self._gap(), self._arrive)
+        self.rush_plan = RushPlan(rushes, self.queues, seed) if rushes is not None else None
+        if self.rush_plan is not None:
+            self._schedule(self.rush_plan.first_delay(), self._rush)
 
     def _skills(self, index: int) -> tuple[str, ...]:
         """Each agent serves one queue first and the next one as overflow."""
@@ -71,9 +96,11 @@ class Traffic(Scenario):
         return (primary,) if primary == overflow else (primary, overflow)
 
     def _gap(self) -> float:
-        """Seconds until the next caller arrives (a Poisson stream)."""
+        """Seconds until the next caller arrives: a Poisson stream, or a steadier one for a larger shape."""
         rate = max(self.arrival_per_minute, 1e-6) / 60.0
-        return self.rng.expovariate(rate)
+        if self.arrival_shape == 1:
+            return self.rng.expovariate(rate)
+        return self.rng.gammavariate(self.arrival_shape, 1.0 / (rate * self.arrival_shape))
 
     # -- callers ------------------------------------------------------------------------------
 
@@ -82,15 +109,15 @@ class Traffic(Scenario):
         callers = len(self.callers) + 1
         return callers + min(callers, len(self.agents)) <= self.max_calls
 
-    def _new_caller(self, queue: str | None = None) -> Caller | None:
+    def _new_caller(self, queue: str | None = None, patience_secs: tuple[float, float] | None = None) -> Caller | None:
         """A customer dials one of the queue numbers; None (a busy signal) when the center is full."""
         if not self._has_room():
             self.counts["busy"] += 1
             return None
-        queue = queue or self.rng.choices(self.queues, weights=range(len(self.queues) + 1, 1, -1))[0]
+        queue = queue or self.rng.choices(self.queues, weights=self.queue_weights)[0]
         number = f"+1{self.rng.choice(AREA_CODES)}555{self.rng.randint(100, 199):04d}"
         name = f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
-        patience = self.rng.uniform(*self.patience_secs)
+        patience = self.rng.uniform(*(patience_secs or self.patience_secs))
         call = self.world.incoming_call(number, self.numbers[queue], caller_id_name=name)
         caller = Caller(call["call_control_id"], number, name, queue, self.now, patience)
         self.callers[caller.call_control_id] = caller
@@ -102,6 +129,25 @@ class Traffic(Scenario):
         caller = self._new_caller()
         if caller is not None:
             self._schedule(self.rng.uniform(1.0, 3.0), self._queue_up, caller)
+
+    def _rush(self) -> None:
+        """A wave of callers into one queue begins; the next rush is put in the calendar."""
+        self._schedule(self.rush_plan.next_delay(), self._rush)
+        wave = self.rush_plan.wave()
+        self.counts["rushes"] += 1
+        log.info("traffic: a rush on %s until %d callers wait", wave.queue, wave.depth)
+        self._rush_caller(wave, wave.callers)
+
+    def _rush_caller(self, wave: Rush, callers_left: int) -> None:
+        """One more caller of a rush dials (and gives up sooner, the lines being jammed) until the queue is backed up."""
+        calling = sum(1 for caller in self.callers.values()
+                      if caller.queue == wave.queue and caller.state == "arriving")
+        if callers_left <= 0 or len(self.waiting[wave.queue]) + calling >= wave.depth:
+            return
+        caller = self._new_caller(wave.queue, self.rush_plan.rushes.patience_secs)
+        if caller is not None:
+            self._schedule(self.rng.uniform(1.0, 3.0), self._queue_up, caller)
+        self._schedule(self.rush_plan.gap(), self._rush_caller, wave, callers_left - 1)
 
     def _queue_up(self, caller: Caller) -> None:
         """The IVR answers the caller and puts them at the back of their queue."""
@@ -155,7 +201,13 @@ class Traffic(Scenario):
         caller.state = "ringing_agent"
         agent.state, agent.caller, agent.call_control_id = "ringing", caller, leg["call_control_id"]
         agent.session += 1
-        self._schedule(self.rng.uniform(*self.ring_secs), self._connect, agent, agent.session)
+        self._schedule(self._ring_time(), self._connect, agent, agent.session)
+
+    def _ring_time(self) -> float:
+        """Seconds the agent's phone rings: quick, or now and then slow (an agent finishing their notes)."""
+        if self.slow_pickup_rate > 0 and self.rng.random() < self.slow_pickup_rate:
+            return self.rng.uniform(*self.slow_ring_secs)
+        return self.rng.uniform(*self.ring_secs)
 
     def _connect(self, agent: Agent, session: int) -> None:
         """The agent picks up: a conference is made around the caller and the agent joins it."""
