@@ -3,8 +3,10 @@
 One process holds every hostile client on one selector loop: connections that send a request head
 a byte a second and never finish it (when the console cuts one off, another takes its place), live
 sockets that read their frames, and live sockets with a tiny receive buffer that never read at all,
-as a frozen browser tab would. Meanwhile the poster sends webhooks at a fixed rate and the parent
-times the dashboard. Afterwards every webhook answered 2xx is looked up in the console's event log.
+as a frozen browser tab would. Each live socket signs in as a user of its own, so what is tested is
+the console's hold on many sockets, not the per-user cap (which would refuse all but a few).
+Meanwhile the poster sends webhooks at a fixed rate and the parent times the dashboard. Afterwards
+every webhook answered 2xx is looked up in the console's event log.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import statistics
 import time
 import urllib.request
 
-from console.bench.live import READER_HEADERS, Subscriber
+from console.bench.live import READER_HEADERS, Subscriber, reader_headers
 from console.bench.processes import ConsoleProcess, Worker
 from console.bench.wire import Closed, WebSocketReader
 from console.state.store import Store
@@ -59,8 +61,8 @@ class _Attackers:
         for _ in range(slow):
             self._open_slow()
         self.readers: list[Subscriber] = []
-        for watch in watches:
-            reader = Subscriber(port, watch, deflate)
+        for n, watch in enumerate(watches):
+            reader = Subscriber(port, watch, deflate, f"bench-attacker-{n:03d}")
             if reader.connect() is None:
                 self._refused("readers_refused", reader.error)
             else:
@@ -68,10 +70,11 @@ class _Attackers:
                 self.selector.register(reader.socket, selectors.EVENT_READ, reader)
         self.figures["readers_opened"] = len(self.readers)
         self.never_reading: list[WebSocketReader] = []
-        for _ in range(never_reading):
+        for n in range(never_reading):
             try:
-                self.never_reading.append(WebSocketReader(port, "/live?watch=dashboard", READER_HEADERS,
-                                                          deflate=deflate, receive_buffer=NEVER_READING_BUFFER))
+                self.never_reading.append(WebSocketReader(
+                    port, "/live?watch=dashboard", reader_headers(f"bench-stuck-{n:03d}"), deflate=deflate,
+                    receive_buffer=NEVER_READING_BUFFER))
             except (OSError, Closed) as exc:
                 self._refused("never_reading_refused", str(exc))
         self.figures["never_reading_opened"] = len(self.never_reading)

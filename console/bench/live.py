@@ -19,6 +19,12 @@ from console.bench.wire import Closed, WebSocketReader
 # Readers sign in as a single sign-on proxy on this machine would (the bench's console believes it).
 READER_HEADERS = {"X-Forwarded-User": "bench-reader"}
 
+
+def reader_headers(name: str) -> dict:
+    """Headers signing a page in as user `name`: each live socket is its own supervisor, as in a call
+    center (one user holds only CONSOLE_MAX_SOCKETS_PER_USER live pages)."""
+    return {"X-Forwarded-User": name}
+
 _ITEM = re.compile(r'<(tr|article)\s[^>]*?\bid="([^"]+)".*?</\1>', re.DOTALL)
 _DELETED = re.compile(r'<div id="([^"]+)" hx-swap-oob="delete"')
 _ANY_ID = re.compile(r'\sid="([^"]+)"')
@@ -59,8 +65,9 @@ class _Parsed:
 class Subscriber:
     """One /live socket: counts messages and bytes, times element ids, keeps the list items it shows."""
 
-    def __init__(self, port: int, watch: str, deflate: bool = True):
+    def __init__(self, port: int, watch: str, deflate: bool = True, reader: str = "bench-reader"):
         self.port = port
+        self.reader = reader
         self.deflate = deflate
         self.watch = watch
         self.messages = 0
@@ -73,7 +80,7 @@ class Subscriber:
 
     def connect(self) -> WebSocketReader | None:
         try:
-            self.socket = WebSocketReader(self.port, f"/live?watch={self.watch}", READER_HEADERS,
+            self.socket = WebSocketReader(self.port, f"/live?watch={self.watch}", reader_headers(self.reader),
                                           deflate=self.deflate)
         except (OSError, Closed) as exc:
             self.error = f"connect failed: {exc}"
@@ -122,7 +129,7 @@ class _Parses(dict):
 
 def run_subscribers(connection, port: int, watches: list[str], *, deflate: bool = True) -> None:
     """Subscriber process: connect every watch, read them all on one loop, answer the parent over `connection`."""
-    subscribers = [Subscriber(port, watch, deflate) for watch in watches]
+    subscribers = [Subscriber(port, watch, deflate, f"bench-reader-{n:03d}") for n, watch in enumerate(watches)]
     selector = selectors.DefaultSelector()
     selector.register(connection, selectors.EVENT_READ, None)
     for subscriber in subscribers:
