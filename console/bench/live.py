@@ -26,7 +26,8 @@ def reader_headers(name: str) -> dict:
     return {"X-Forwarded-User": name}
 
 _ITEM = re.compile(r'<(tr|article)\s[^>]*?\bid="([^"]+)".*?</\1>', re.DOTALL)
-_DELETED = re.compile(r'<div id="([^"]+)" hx-swap-oob="delete"')
+# An item's own removal (`<div id=X hx-swap-oob="delete">`) or a "newest N" list's (`hx-swap-oob="delete:#X"`).
+_DELETED = re.compile(r'<div id="([^"]+)" hx-swap-oob="delete"|hx-swap-oob="delete:#([^"]+)"')
 _ANY_ID = re.compile(r'\sid="([^"]+)"')
 _TIMER = re.compile(r'<span class="timer[^"]*"[^>]*>[^<]*</span>')
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
@@ -59,7 +60,7 @@ class _Parsed:
         self.marked = [element for element in _ANY_ID.findall(message) if element.startswith(MARKED_KINDS)]
         self.replaces = _CONTAINER.search(message) is not None
         self.items = items(message)
-        self.deleted = _DELETED.findall(message)
+        self.deleted = [own or listed for own, listed in _DELETED.findall(message)]
 
 
 class Subscriber:

@@ -10,9 +10,10 @@ import json
 
 import pytest
 
-from console.bench.live import items, visible_text
+from console.bench.live import Subscriber, _Parsed, items, visible_text
 from console.bench.traffic import Traffic, seed_store
 from console.cli import main
+from console.live.pieces import Window, window_fragment
 from console.state.store import Store
 
 PHASE_FIGURES = {
@@ -122,3 +123,18 @@ def test_large_opening_fills_each_conference_and_seeds_a_database(tmp_path):
 def test_size_flags_refuse_what_cannot_be_run(flag, value):
     with pytest.raises(SystemExit, match=flag):
         main(["bench", flag, value])
+
+
+def test_a_subscribers_view_follows_a_lists_window_as_a_browser_does():
+    """A "newest N" list deletes with `delete:#id` and inserts next to a neighbour; the model keeps up."""
+    window = Window("conference__", "conference-rows", "tbody", ("conference__b",),
+                    (("conference__b", '<tr id="conference__b"><td>B</td></tr>'),))
+    subscriber = Subscriber(port=0, watch="dashboard")
+    subscriber.take("", _Parsed('<tr id="conference__a"><td>A</td></tr>'), 0.0)
+    shown = {"conference__a"}
+    message = window_fragment(window, shown)
+    subscriber.take(message, _Parsed(message), 1.0)
+    assert set(subscriber.view) == {"conference__b"} == shown
+    own = '<div id="conference__b" hx-swap-oob="delete" data-gone="1"></div>'
+    subscriber.take(own, _Parsed(own), 2.0)
+    assert subscriber.view == {}
