@@ -232,6 +232,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONSOLE_WAIT_CRITICAL_SECONDS", 180,
             "A queue wait turns red (and is announced) after this many seconds.", _positive_int),
     Setting("CONSOLE_TIMEZONE", "UTC", "IANA time zone whose midnight starts the KPI day (e.g. `Europe/Berlin`).", _time_zone),
+    Setting("CONSOLE_WRAP_UP_SECONDS", 30,
+            "The agent board shows an agent in wrap-up for this many seconds after a call, then idle.", _whole_number),
     Setting("CONSOLE_KPI_WINDOW_SECONDS", 0,
             "Queue KPIs cover this many past seconds (a sliding window); 0 means since midnight in `CONSOLE_TIMEZONE`.",
             _whole_number),

@@ -120,6 +120,8 @@ PERMISSIONS = {
     "users.add": MANAGE_USERS,
     "users.change_role": MANAGE_USERS,
     "users.access": MANAGE_USERS,
+    "agent_board.page": VIEW,
+    "agent_board.cards": VIEW,
     "agents.directory_page": VIEW,
     "agents.add": MANAGE_USERS,
     "agents.edit": MANAGE_USERS,

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import get_template_attribute, request
 
+from console.live import agent_board
 from console.live.pieces import Piece, Window
 from console.live.screens import (
     DASHBOARD_CONFERENCE_LIMIT,
@@ -99,7 +100,7 @@ class LiveCatalogue:
 
     def accepts(self, watch: str) -> bool:
         kind, _, subject = watch.partition(":")
-        return watch in ("dashboard", "ended", "wallboard") or (kind in ("conference", "queue") and bool(subject))
+        return watch in ("dashboard", "ended", "wallboard", agent_board.WATCH) or (kind in ("conference", "queue") and bool(subject))
 
     def atoms(self, keys: set[str]) -> list[tuple]:
         """The atoms the keys touch; also starts a new tick's memo of store reads."""
@@ -131,6 +132,8 @@ class LiveCatalogue:
             atoms += [("kpi", "waiting"), ("kpi", "longest_wait")]
         if found["queue"] or found["conference"] or found["participant"] or any(k.startswith("alert") for k in keys):
             atoms.append(("wallboard_pulse",))
+        if agent_board.moves_agents(keys):
+            atoms.append(("agent_board",))
         return atoms
 
     def _participants(self, conference_id: str) -> list[dict]:
@@ -161,6 +164,8 @@ class LiveCatalogue:
             return {"ended"}
         if kind == "wallboard_pulse":
             return {"wallboard"}
+        if kind == "agent_board":
+            return {agent_board.WATCH}
         if kind in ("conference_header", "media_state", "participant", "recording"):
             return {f"conference:{atom[1]}"}
         return {f"queue:{atom[1]}"}
@@ -324,6 +329,9 @@ class LiveCatalogue:
         return Piece(dom_id("queued-call", name, call_control_id), html, "queued-call-rows", "beforeend", "tbody",
                      order)
 
+    def _render_agent_board(self):
+        return agent_board.board_piece()
+
     def _render_wallboard_pulse(self):
         return Piece("wallboard-pulse", wallboard_pulse(), order=(0, ""))
 
@@ -350,6 +358,8 @@ class LiveCatalogue:
             shown |= {dom_id("queue", q["name"]) for q in screen["queues"]}
         elif watch == "wallboard":
             return [wallboard_pulse()], set()
+        elif watch == agent_board.WATCH:
+            return [str(oob(agent_board.board_html()))], set()
         elif watch == "ended":
             screen = ended_screen(store)
             parts = [oob(_macro("ended_rows")(screen["conferences"]))]

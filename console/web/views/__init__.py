@@ -9,6 +9,7 @@ from flask import Flask
 from console.web import metrics
 from console.web.views import (
     actions,
+    agent_board,
     agents,
     audit,
     auth,
@@ -42,3 +43,4 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(audit.audit)
     app.register_blueprint(users.users)
     app.register_blueprint(agents.agents)
+    app.register_blueprint(agent_board.agent_board)

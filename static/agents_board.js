@@ -1,0 +1,66 @@
+/* The agent board: filter by team and state, sort by time in state (after every live push too),
+   ask before barging in, and fetch the board again when a wrap-up ends (no event marks that). */
+(function () {
+  "use strict";
+
+  var wrapTimer = null;
+
+  function value(selector) {
+    var el = document.querySelector(selector);
+    return el ? el.value : "";
+  }
+
+  function arrange() {
+    var list = document.getElementById("agent-cards");
+    if (!list) { return; }
+    var team = value("[data-agent-filter='team']");
+    var state = value("[data-agent-filter='state']");
+    var sort = value("[data-agent-sort]");
+    var cards = Array.prototype.slice.call(list.querySelectorAll(".agent-card"));
+    var shown = 0;
+    cards.forEach(function (card) {
+      var match = (!team || card.getAttribute("data-team") === team) && (!state || card.getAttribute("data-state") === state);
+      card.hidden = !match;
+      if (match) { shown += 1; }
+    });
+    if (sort === "longest" || sort === "shortest") {
+      var far = sort === "longest" ? Infinity : -Infinity;
+      var since = function (card) {
+        var at = Date.parse(card.getAttribute("data-since") || "");
+        return isNaN(at) ? far : at;
+      };
+      cards.sort(function (a, b) { return sort === "longest" ? since(a) - since(b) : since(b) - since(a); });
+    } else {
+      cards.sort(function (a, b) { return a.getAttribute("data-name").localeCompare(b.getAttribute("data-name")); });
+    }
+    cards.forEach(function (card) { list.appendChild(card); });
+    var status = document.getElementById("agent-filter-status");
+    if (status) { status.textContent = team || state ? shown + " of " + cards.length + " shown" : ""; }
+    scheduleWrapUpEnd();
+  }
+
+  function scheduleWrapUpEnd() {
+    var board = document.getElementById("agent-board");
+    if (wrapTimer) { clearTimeout(wrapTimer); wrapTimer = null; }
+    if (!board || !window.htmx) { return; }
+    var until = Date.parse(board.getAttribute("data-wrap-until") || "");
+    if (isNaN(until)) { return; }
+    wrapTimer = setTimeout(function () { htmx.trigger(board, "agents:refresh"); }, Math.max(until - Date.now(), 0) + 250);
+  }
+
+  function confirmBarge(evt) {
+    var form = evt.target;
+    var question = form && form.getAttribute && form.getAttribute("data-barge-confirm-text");
+    if (question && !window.confirm(question)) { evt.preventDefault(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-agent-filter], [data-agent-sort]").forEach(function (select) {
+      select.addEventListener("change", arrange);
+    });
+    document.addEventListener("submit", confirmBarge);
+    document.body.addEventListener("htmx:wsAfterMessage", arrange);
+    document.body.addEventListener("htmx:afterSwap", arrange);
+    arrange();
+  });
+})();
