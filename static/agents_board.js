@@ -26,7 +26,7 @@
     if (sort === "longest" || sort === "shortest") {
       var far = sort === "longest" ? Infinity : -Infinity;
       var since = function (card) {
-        var at = Date.parse(card.getAttribute("data-since") || "");
+        var at = Date.parse(card.getAttribute("data-state-since") || "");
         return isNaN(at) ? far : at;
       };
       cards.sort(function (a, b) { return sort === "longest" ? since(a) - since(b) : since(b) - since(a); });
@@ -48,17 +48,37 @@
     wrapTimer = setTimeout(function () { htmx.trigger(board, "agents:refresh"); }, Math.max(until - Date.now(), 0) + 250);
   }
 
-  function confirmBarge(evt) {
+  /* A card drawn by a live push carries no token of this session: take the page's own (the one htmx sends). */
+  function pageToken() {
+    try {
+      var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+      return headers["X-CSRF-Token"] || null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function submitAction(evt) {
     var form = evt.target;
-    var question = form && form.getAttribute && form.getAttribute("data-barge-confirm-text");
-    if (question && !window.confirm(question)) { evt.preventDefault(); }
+    if (!form || !form.classList || !form.classList.contains("agent-action")) { return; }
+    var question = form.getAttribute("data-barge-confirm-text");
+    if (question && !window.confirm(question)) { evt.preventDefault(); return; }
+    var token = pageToken();
+    var field = form.querySelector("input[name='csrf_token']");
+    if (token && !field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "csrf_token";
+      form.appendChild(field);
+    }
+    if (token) { field.value = token; }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-agent-filter], [data-agent-sort]").forEach(function (select) {
       select.addEventListener("change", arrange);
     });
-    document.addEventListener("submit", confirmBarge);
+    document.addEventListener("submit", submitAction);
     document.body.addEventListener("htmx:wsAfterMessage", arrange);
     document.body.addEventListener("htmx:afterSwap", arrange);
     arrange();
