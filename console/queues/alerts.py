@@ -51,8 +51,8 @@ def metric_value(figures: QueueFigures, metric: str, min_calls: int = 0) -> floa
 
 
 def level(metric: str, value: float | None, threshold: Threshold) -> str:
-    """ok, warning or critical for one value."""
-    if value is None:
+    """ok, warning or critical for one value; nobody waiting (a zero depth or wait) is always ok."""
+    if value is None or (not value and metric not in LOWER_IS_WORSE):
         return "ok"
     if metric in LOWER_IS_WORSE:
         return "critical" if value < threshold.critical else "warning" if value < threshold.warning else "ok"

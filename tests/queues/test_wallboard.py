@@ -39,9 +39,43 @@ def test_wallboard_shows_tiles_with_formulas_and_levels(app):
     assert "<script>" not in html and "style=" not in html
     assert 'data-queue="Support" data-level="warning"' in html  # two waiting against depth 2/3
     assert 'data-queue="Sales" data-level="ok"' in html
-    assert "Service level 80/20" in html and "<summary>how</summary>" in html
-    assert 'title="Average speed of answer' in html
+    assert "Service level 80/20" in html
+    assert "wb-how" not in html and "<details" not in html  # how each figure is counted stays off the wall
+    assert 'title="Average speed of answer' in html  # (a tooltip for a mouse, nothing on the screen)
     assert "<title>Callers waiting in Sales, last hour</title>" in html
+
+
+def tile_html(html: str, queue: str) -> str:
+    start = html.index(f'data-queue="{queue}"')
+    end = html.find("</section>", start)
+    return html[start:end]
+
+
+def test_tile_colours_follow_the_thresholds_with_a_word_and_never_on_a_zero(tmp_path):
+    app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_DEMO": True,
+                      "CONSOLE_ALERT_THRESHOLDS": "*:depth=0/4,longest_wait=0/600,service_level=80/60",
+                      "CONSOLE_ALERT_MIN_CALLS": 10})
+    try:
+        now = datetime.now(UTC) - timedelta(minutes=10)
+        waits = [5, 40, 45]  # one of three answered within 20 s: 33 %
+        publish(app, *(event for index, wait in enumerate(waits) for event in (
+            enqueued("Support", f"s{index}", now + timedelta(seconds=index * 60)),
+            dequeued("Support", f"s{index}", now + timedelta(seconds=index * 60 + wait), wait=wait))),
+            enqueued("Sales", "a", now), dequeued("Sales", "a", now + timedelta(seconds=3), wait=3))
+        html = app.test_client().get("/wallboard/board").get_data(as_text=True)
+    finally:
+        get_watcher(app).stop()
+        app.extensions["console.hub"].stop()
+    support, sales, overall = tile_html(html, "Support"), tile_html(html, "Sales"), tile_html(html, "*")
+    # Three calls are too few for the alert (min calls 10), not for the tile's colour: 33 % < 60 % is critical.
+    assert 'data-level="critical" data-alert-level="ok"' in support
+    assert '<div class="wb-figure wb-sl" data-level="critical"' in support
+    assert '<span class="wb-flag">Critical</span>' in support and ">Critical</span>" in support
+    # Nobody waiting and no wait, against thresholds that start at zero: normal, not amber.
+    assert 'data-level="ok"' in sales and '<div class="wb-figure wb-waiting" title=' in sales
+    assert '<div class="wb-figure wb-longest" title=' in sales and ">OK</span>" in sales
+    # The all-queues tile is coloured by its worst queue and says which.
+    assert 'data-level="critical"' in overall and "Needs attention: Support" in overall
 
 
 def test_queue_filter_and_fragment(app):

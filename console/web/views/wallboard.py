@@ -12,13 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, render_template, request
 
-from console.config import parse_thresholds
+from console.config import Threshold, parse_thresholds
 from console.queues.alerts import (
     LEVELS,
     alert_clear_seconds,
     alert_min_calls,
     evaluate,
     get_watcher,
+    level,
+    metric_value,
     queue_level,
     shown_states,
     thresholds_for,
@@ -45,23 +47,47 @@ def selected_queues(text: str | None) -> list[str]:
     return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
+def worst(levels) -> str:
+    """The worst of some levels ("ok" for none)."""
+    return max(levels, key=LEVELS.index, default="ok")
+
+
+def figure_levels(figure: QueueFigures, thresholds: Mapping[str, Threshold]) -> dict[str, str]:
+    """Each watched figure's own level from the thresholds, as the wall colours it.
+
+    Unlike the alerts, service level is judged on any number of calls (a 33 % against 80/20 is not
+    "OK" just because few calls counted yet); without a service_level threshold, below the queue's
+    goal is a warning. A zero (nobody waiting, no wait) is always normal, whatever the thresholds.
+    """
+    limits = dict(thresholds)
+    limits.setdefault("service_level", Threshold(warning=figure.target.goal, critical=-1))
+    levels = {}
+    for metric, threshold in limits.items():
+        value = metric_value(figure, metric)
+        levels[metric] = level(metric, value, threshold)  # a zero is "ok" (see alerts.level)
+    return levels
+
+
 def tile_level(states: Mapping, name: str) -> str:
     """A queue tile's level (its worst metric), or the overall tile's (the worst of all)."""
     if name != ALL_QUEUES:
         return queue_level(states, name)
-    return max((state[0] for state in states.values()), key=LEVELS.index, default="ok")
+    return worst(state[0] for state in states.values())
 
 
-def tile_view(figure, states: dict, series: dict, settings, fresh: Mapping | None = None) -> dict:
-    """One queue's (or the overall) tile: figures, alert level per metric and its sparklines.
+def tile_view(figure, states: dict, series: dict, settings, fresh: Mapping | None = None,
+              levels: Mapping[str, str] | None = None) -> dict:
+    """One queue's (or the overall) tile: figures, their levels, the alert level and its sparklines.
 
-    ``fresh`` is what the figures alone say; when the shown level is worse, an alert is being held
-    and the tile says it is recovering.
+    ``levels`` is what each figure says now (see figure_levels); ``states`` the alerts as shown,
+    held ones included. The tile takes the worse of the two, so a held alert keeps its colour while
+    the figure that eased shows plain; ``fresh`` is what the alerts alone say now: when the shown
+    alert is worse, it is being held and the tile says it is recovering.
     """
     figures = figure.as_dict()
     name = figure.queue
-    level = tile_level(states, name)
-    levels = {metric: state[0] for (queue, metric), state in states.items() if queue == name}
+    alert_level = tile_level(states, name)
+    levels = dict(levels or {})
     depth = series.get(name, {}).get("depth", [])
     service = series.get(name, {}).get("service_level", [])
     label = "all queues" if name == ALL_QUEUES else name
@@ -70,8 +96,9 @@ def tile_view(figure, states: dict, series: dict, settings, fresh: Mapping | Non
         **figures,
         "name": name,
         "label": "All queues" if name == ALL_QUEUES else name,
-        "level": level,
-        "recovering": fresh is not None and worse(level, tile_level(fresh, name)),
+        "level": worst([alert_level, *levels.values()]),
+        "alert_level": alert_level,
+        "recovering": fresh is not None and worse(alert_level, tile_level(fresh, name)),
         "levels": levels,
         "oldest_enqueued_at": figure.oldest_enqueued_at,
         "sl_formula": sl_formula,
@@ -103,8 +130,9 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
         figure = figures.get(name)
         if figure is None:
             figure = QueueFigures(name, settings.target_for(name), formula=settings.formula)
-        tile = tile_view(figure, states, series, settings, fresh)
-        tile["thresholds"] = thresholds_for(table, name)
+        thresholds = thresholds_for(table, name)
+        tile = tile_view(figure, states, series, settings, fresh, figure_levels(figure, thresholds))
+        tile["thresholds"] = thresholds
         tiles.append(tile)
     overall_figures = figures[ALL_QUEUES]
     if queues:
@@ -113,6 +141,9 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
         states = {key: state for key, state in states.items() if key[0] in names}
         fresh = {key: state for key, state in fresh.items() if key[0] in names}
     overall = tile_view(overall_figures, states, series, settings, fresh)
+    # The all-queues tile takes its colour from the worst queue on the board and names the ones not OK.
+    overall["level"] = worst([overall["alert_level"], *(tile["level"] for tile in tiles)])
+    overall["attention"] = [tile["label"] for tile in tiles if tile["level"] != "ok"]
     if queues:
         overall["label"] = "Selected queues"
     return {"overall": overall, "tiles": tiles, "formulas": FORMULAS, "as_of": now,
