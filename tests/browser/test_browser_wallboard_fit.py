@@ -54,6 +54,25 @@ LAYOUT_PROBLEMS = """() => {
   return problems;
 }"""
 
+# WCAG AA: every shown piece of text at least 4.5:1 against the background it sits on.
+CONTRAST_PROBLEMS = """() => {
+  const rgb = text => (text.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+                               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+                               if (c.length === 3 || c[3] > 0) return c; } return [255, 255, 255]; };
+  const problems = [];
+  document.querySelectorAll(".wb-bar h1, .wb-period, .wb-tile h2, .wb-level, .wb-attention, .wb-figure dt, .wb-figure dd, .wb-flag, .wb-lost")
+    .forEach(el => {
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height) return;
+      const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (!(ratio >= 4.5)) problems.push(`${el.className || el.tagName} "${el.textContent.trim().slice(0, 20)}" ${ratio.toFixed(2)}:1`);
+    });
+  return problems;
+}"""
+
 
 def queue_caller(world, queue: str, index: int) -> str:
     call = world.incoming_call(f"+1555010{index:04d}", SUPPORT_LINE, caller_id_name=f"Caller {index}")
@@ -106,6 +125,8 @@ def test_wallboard_fits_the_screen_at_each_size_and_theme(page, live_console, si
             problems = page.evaluate(LAYOUT_PROBLEMS)
             page.screenshot(path=str(artifacts_dir / f"wallboard-{count}q-{state}-{theme}-{width}x{height}.png"))
             assert problems == [], f"{count} queues, {state}, {theme}, {width}x{height}: {problems}"
+        contrast = page.evaluate(CONTRAST_PROBLEMS)
+        assert contrast == [], f"{count} queues, {state}, {theme}: {contrast}"
     overall = page.locator(f"#{dom_id('wallboard-tile', '*')}")
     if not alert:
         for name in ["*", *names]:

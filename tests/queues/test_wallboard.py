@@ -107,6 +107,8 @@ def test_watcher_records_alert_crossings_as_console_events_and_holds_them_before
     held = board.get("/wallboard/board?queues=Support").get_data(as_text=True)
     assert 'data-queue="Support" data-level="critical"' in held, "the tile dropped an alert the watcher still holds"
     assert "<dd>0</dd>" in held
+    # The badge keeps the held alert; the figure itself is back to normal and shows plain, not red.
+    assert '<div class="wb-figure wb-waiting" title=' in held
     assert ">Critical · recovering</span>" in held and "stay there for 30 s" in held
     with app.app_context():
         clock[0] += 1
