@@ -180,7 +180,10 @@ class LiveCatalogue:
                             lambda: [recording_view(r) for r in get_store().recordings(conference_id)])
 
     def _live(self) -> list[dict]:
-        return self._cached("live", lambda: get_store().live_conferences())
+        return self._cached("live", lambda: newest_conferences(get_store()))
+
+    def _live_summary(self) -> dict:
+        return self._cached("live_summary", lambda: get_store().live_conference_summary())
 
     def _queue(self, name: str):
         return self._cached(("queue", name), lambda: get_store().queue(name))
@@ -233,15 +236,14 @@ class LiveCatalogue:
 
     def _render_conference_list(self):
         # The dashboard's live conferences as a reload lists them: the newest, up to the limit.
-        listed = newest_conferences(self._live())
+        listed = self._live()
         for conference in listed:
             self._memo.setdefault(("conference", conference["id"]), conference)
         return self._window("conference", "conference-rows", [c["id"] for c in listed])
 
     def _render_conference_more(self):
-        live = self._live()
-        shown = len(newest_conferences(live))
-        html = get_template_attribute("_live_lists.html", "conference_more")(shown, len(live), len(live))
+        total = self._live_summary()["conferences"]
+        html = get_template_attribute("_live_lists.html", "conference_more")(len(self._live()), total, total)
         return Piece("conference-more", html, order=(0, "conference-more"))
 
     def _render_ended_list(self):
@@ -336,7 +338,7 @@ class LiveCatalogue:
         return Piece("wallboard-pulse", wallboard_pulse(), order=(0, ""))
 
     def _render_kpi(self, key):
-        figures = self._cached("kpis", lambda: kpi_tiles(self._live(), get_store().queues()))
+        figures = self._cached("kpis", lambda: kpi_tiles(self._live_summary(), get_store().queues()))
         tile = next(tile for tile in figures if tile["key"] == key)
         return Piece(dom_id("kpi", key), _macro("kpi_tile")(tile), order=(0, key))
 

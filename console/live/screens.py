@@ -81,15 +81,19 @@ TILE_FORMULAS = {
 }
 
 
-def kpi_tiles(conferences: list[dict], queues: list[dict]) -> list[dict]:
-    """The four headline figures: conferences live, people in them, callers waiting, longest wait."""
+def kpi_tiles(live: dict, queues: list[dict]) -> list[dict]:
+    """The four headline figures: conferences live, people in them, callers waiting, longest wait.
+
+    `live` is the store's live_conference_summary(): counts, so a large center's figures cost one
+    aggregate query rather than reading every live conference.
+    """
     waiting = sum(queue.get("current_size") or 0 for queue in queues)
     oldest = [queue for queue in queues if queue.get("oldest_enqueued_at")]
     longest = min(oldest, key=lambda queue: queue["oldest_enqueued_at"]) if oldest else None
-    people = sum(conference.get("participant_count") or 0 for conference in conferences)
+    people = live["people"]
     busy_queues = sum(1 for queue in queues if queue.get("current_size"))
     return [
-        {"key": "conferences", "label": "Conferences live", "value": len(conferences),
+        {"key": "conferences", "label": "Conferences live", "value": live["conferences"],
          "note": f"{people} {'person' if people == 1 else 'people'} on calls",
          "formula": TILE_FORMULAS["conferences"]},
         {"key": "waiting", "label": "Callers waiting", "value": waiting,
@@ -100,8 +104,7 @@ def kpi_tiles(conferences: list[dict], queues: list[dict]) -> list[dict]:
          "note": f"in {longest['name']}" if longest else "no one waiting",
          "announce": f"A caller has waited a long time in {longest['name']}" if longest else "",
          "formula": FORMULAS["longest_wait"]},
-        {"key": "recording", "label": "Recording now",
-         "value": sum(1 for conference in conferences if conference.get("recording")),
+        {"key": "recording", "label": "Recording now", "value": live["recording"],
          "note": "conferences being recorded", "formula": TILE_FORMULAS["recording"]},
     ]
 
@@ -109,23 +112,25 @@ def kpi_tiles(conferences: list[dict], queues: list[dict]) -> list[dict]:
 # -- screens: everything one page shows -----------------------------------------------------------
 
 
-def newest_conferences(conferences: list[dict]) -> list[dict]:
-    """The live conferences the dashboard lists, from all of them newest first: the newest, up to the limit."""
-    return conferences[:DASHBOARD_CONFERENCE_LIMIT]
+def newest_conferences(store) -> list[dict]:
+    """The live conferences the dashboard lists: the newest, up to the limit (read through an index)."""
+    return store.newest_live_conferences(DASHBOARD_CONFERENCE_LIMIT)
 
 
 def dashboard_screen(store, search: str = "") -> dict:
     """Live conferences (the newest, or those matching `search`, up to the limit), queues and the figures."""
-    conferences = store.live_conferences()
+    live = store.live_conference_summary()
     queues = store.queues()
-    listed = conferences
     if search:
         needle = search.casefold()
-        listed = [c for c in conferences
-                  if any(needle in (c.get(name) or "").casefold() for name in ("name", "id", "floor_display_name"))]
-    return {"conferences": newest_conferences(listed), "conference_total": len(conferences),
-            "conference_matches": len(listed), "search": search, "queues": queues,
-            "kpis": kpi_tiles(conferences, queues)}
+        matching = [c for c in store.live_conferences()
+                    if any(needle in (c.get(name) or "").casefold() for name in ("name", "id", "floor_display_name"))]
+        listed, matches = matching[:DASHBOARD_CONFERENCE_LIMIT], len(matching)
+    else:
+        listed, matches = newest_conferences(store), live["conferences"]
+    return {"conferences": listed, "conference_total": live["conferences"],
+            "conference_matches": matches, "search": search, "queues": queues,
+            "kpis": kpi_tiles(live, queues)}
 
 
 def conference_screen(store, conference_id: str) -> dict | None:

@@ -100,6 +100,21 @@ class Queries:
         sql = _CONFERENCE_SELECT + "WHERE c.status IN ('init', 'in_progress') ORDER BY c.created_at DESC, c.id"
         return [conference_view(row) for row in self._rows(sql)]
 
+    def newest_live_conferences(self, limit: int) -> list[dict]:
+        """The newest `limit` live conferences, as live_conferences() lists them, read through an index."""
+        sql = (_CONFERENCE_SELECT + "WHERE c.id IN (SELECT id FROM conferences WHERE status IN ('init', 'in_progress')"
+               " ORDER BY created_at DESC, id LIMIT ?) ORDER BY c.created_at DESC, c.id")
+        return [conference_view(row) for row in self._rows(sql, [limit])]
+
+    def live_conference_summary(self) -> dict:
+        """How many conferences are live, how many people are in them, and how many are being recorded."""
+        row = self._rows(
+            "SELECT count(*) AS conferences, coalesce(sum(recording_state = 'recording'), 0) AS recording,"
+            " (SELECT count(*) FROM participants p JOIN conferences c ON c.id = p.conference_id"
+            "  WHERE p.status = 'joined' AND c.status IN ('init', 'in_progress')) AS people"
+            " FROM conferences WHERE status IN ('init', 'in_progress')")[0]
+        return {"conferences": row["conferences"], "people": row["people"], "recording": row["recording"]}
+
     def ended_conferences(self, limit: int = 50) -> list[dict]:
         """The most recently ended conferences."""
         sql = _CONFERENCE_SELECT + "WHERE c.status = 'completed' ORDER BY c.ended_at DESC, c.id LIMIT ?"

@@ -161,3 +161,9 @@ def create_agent_directory(db: Database) -> None:
     db.execute("CREATE TABLE agent_addresses (address TEXT PRIMARY KEY,"
                " agent_id INTEGER NOT NULL REFERENCES agents (id) ON DELETE CASCADE)")
     db.execute("CREATE INDEX agent_addresses_agent ON agent_addresses (agent_id)")
+
+
+@migrations()
+def index_live_conferences_newest_first(db: Database) -> None:
+    """The dashboard lists the newest live conferences: an index in that order, so it reads only those."""
+    db.execute("CREATE INDEX IF NOT EXISTS conferences_status_created ON conferences (status, created_at DESC, id)")

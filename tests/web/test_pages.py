@@ -182,7 +182,7 @@ def test_unexpected_failure_gets_a_500_page(app, client, monkeypatch):
     def broken():
         raise RuntimeError("database unreadable")
 
-    monkeypatch.setattr(app.extensions["console.store"], "live_conferences", broken)
+    monkeypatch.setattr(app.extensions["console.store"], "live_conference_summary", broken)
     app.testing = False
     page = client.get("/")
     assert page.status_code == 500
