@@ -105,12 +105,12 @@ def _live_state(card: AgentCard, leg: dict, present: dict[str, list[dict]], owne
         card.state, card.since = RINGING, _moment(leg.get("start_time"))
         card.call_control_id = leg["call_control_id"]
         return
-    card.state, card.call_control_id, card.detail = ON_CALL, leg["call_control_id"], _detail(leg)
+    card.state, card.call_control_id = ON_CALL, leg["call_control_id"]
     card.since = _moment(leg.get("joined_at")) or _moment(leg.get("answered_at"))
     conference_id = leg.get("conference_id")
-    if conference_id is None:
+    if conference_id is None:  # answered, not (yet) in a conference: nobody to talk to, nothing to supervise
         return
-    card.conference_id = conference_id
+    card.conference_id, card.detail = conference_id, _detail(leg)
     for person in present.get(conference_id, []):
         card.conference_name = card.conference_name or person.get("conference_name")
         if person["call_control_id"] == leg["call_control_id"]:

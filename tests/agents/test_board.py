@@ -68,6 +68,10 @@ def test_an_agent_rings_then_talks_then_is_muted_and_held(store):
     alice = cards_at(store, 105)["Alice"]
     assert (alice.state, alice.since, alice.conference_id) == (RINGING, at(100), None)
 
+    store.apply(call_answered("a1", at(106)))
+    alice = cards_at(store, 107)["Alice"]
+    assert (alice.state, alice.detail, alice.conference_id, alice.on_call) == (ON_CALL, None, None, False)
+
     customer_on_call(store, "c1", "a1", ALICE, 97, "conf-1")
     alice = cards_at(store, 120)["Alice"]
     assert (alice.state, alice.detail, alice.since) == (ON_CALL, TALKING, at(108))

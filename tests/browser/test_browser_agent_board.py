@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from console.access.users import add_user
 from console.agents import directory
 from console.live.ui import dom_id
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
+from tests.live_servers import LiveConsole, console_config
 from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for
 
@@ -140,3 +142,33 @@ def test_the_wallboard_counts_agents(simulator, live_console, page):
     world.hangup(agent)
     expect(page.locator("#wallboard-agents-wrap-up")).to_have_text("1", timeout=10000)
     expect(page.locator("#wallboard-agents-on-call")).to_have_text("0")
+
+
+def test_a_viewer_sees_the_board_without_the_supervise_buttons(tmp_path, simulator, page):
+    console = LiveConsole({**console_config(tmp_path / "viewer.db", simulator), "CONSOLE_DEMO": False},
+                          simulator, reconcile=False).start()
+    try:
+        store = console.app.extensions["console.store"]
+        add_user(store, "vera", "viewer", "correct horse battery")
+        directory.add_agent(store, "Alice", "Support", [ALICE])
+        world = simulator.world
+        customer = answered_call(world, "+15550000001", QUEUE_LINE, "Carol Jones")
+        conference_id = world.create_conference(customer, "support-7")["id"]
+        agent = world.dial(world.connection_id, ALICE, QUEUE_LINE)["call_control_id"]
+        world.answer_call(agent)
+        world.conference_action(conference_id, "join", {"call_control_id": agent, "label": "Alice"})
+        wait_for(lambda: len(store.participants(conference_id)) == 2, message="the console never saw Alice join")
+        page.goto(f"{console.url}/agents")
+        page.get_by_label("Name").fill("vera")
+        page.get_by_label("Password").fill("correct horse battery")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{console.url}/agents")
+        expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=5000)
+        alice = card(page, "Alice")
+        expect(alice).to_have_attribute("data-state", "on_call")
+        expect(alice.get_by_role("link", name="Open call of Alice")).to_be_visible()
+        for mode in ("monitor", "whisper", "barge"):
+            expect(page.locator(f"#{dom_id('agent-action', 'Alice', mode)}")).to_be_hidden()
+    finally:
+        simulator.delivery.set_url(None)
+        console.stop()
