@@ -119,3 +119,12 @@ def test_watcher_records_alert_crossings_as_console_events_and_holds_them_before
     with app.app_context():
         store = app.extensions["console.store"]
         assert len(store.logged_events_of_types(["console.alert.raised", "console.alert.cleared"])) == 2
+
+
+def test_the_queue_page_says_how_the_wallboard_figures_are_counted(app):
+    publish(app, enqueued("Sales", "a", datetime.now(UTC)))
+    html = app.test_client().get("/queues/Sales").get_data(as_text=True)
+    notes = html[html.index("How the wallboard's figures for Sales are counted"):]
+    assert "<dt>Service level 80/20</dt><dd>Answered within the target seconds" in notes
+    assert "longest wait warning 600, critical 1200" in notes and "depth warning 2, critical 3" in notes
+    assert "Nobody waiting is always OK." in notes

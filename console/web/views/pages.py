@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from console.live.screens import conference_screen, dashboard_screen, ended_screen, queue_screen
 from console.state.store import get_store
+from console.web.views.wallboard import figure_notes
 
 log = logging.getLogger("console.pages")
 
@@ -55,7 +56,8 @@ def queue(queue_name: str):
     if screen is None:
         abort(404, description=f"There is no queue called “{queue_name}”. It may have been deleted, "
                                "or it has not had a caller yet.")
-    return _respond("queue.html", "_queue.html", page_name="queue", live_watch=f"queue:{queue_name}", **screen)
+    return _respond("queue.html", "_queue.html", page_name="queue", live_watch=f"queue:{queue_name}",
+                    figure_notes=figure_notes(current_app.config, queue_name), **screen)
 
 
 @pages.get("/ended")

@@ -151,6 +151,28 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
             "period": period_label(config), "clear_seconds": alert_clear_seconds(config)}
 
 
+def figure_notes(config, queue: str) -> list[tuple[str, str]]:
+    """How each wallboard figure is counted for one queue, and what colours it: the queue page's words
+    (the wall itself shows none)."""
+    settings = kpi_settings(config)
+    target = settings.target_for(queue)
+    service = FORMULAS["service_level_abandons" if settings.formula == FORMULA_WITH_ABANDONS else "service_level"]
+    thresholds = thresholds_for(parse_thresholds(config.get("CONSOLE_ALERT_THRESHOLDS") or ""), queue)
+    limits = "; ".join(f"{name.replace('_', ' ')} warning {limit.warning:g}, critical {limit.critical:g}"
+                       for name, limit in thresholds.items()) or "none set"
+    return [
+        ("Waiting", FORMULAS["waiting"]), ("Longest wait", FORMULAS["longest_wait"]),
+        (f"Service level {target.label}", f"{service} Target {target.label}: {target.goal} % answered within "
+                                          f"{target.seconds} s."),
+        ("Avg answer", FORMULAS["asa"]), ("Avg handle", FORMULAS["aht"]), ("Abandoned", FORMULAS["abandoned"]),
+        ("Offered / answered", f"{FORMULAS['offered']} {FORMULAS['answered']}"),
+        ("In conference", FORMULAS["in_conference"]),
+        ("Colours", f"Thresholds ({limits}). A figure past one shows Warning or Critical beside it; service level "
+                    f"below {target.goal} % is at least a warning. Nobody waiting is always OK. The tile takes "
+                    "its worst figure or its held alert."),
+    ]
+
+
 def period_label(config) -> str:
     """Since midnight (zone) or the sliding window, in words."""
     window = int(config.get("CONSOLE_KPI_WINDOW_SECONDS") or 0)
