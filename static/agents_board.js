@@ -43,7 +43,8 @@
     var board = document.getElementById("agent-board");
     if (wrapTimer) { clearTimeout(wrapTimer); wrapTimer = null; }
     if (!board || !window.htmx) { return; }
-    var until = Date.parse(board.getAttribute("data-wrap-until") || "");
+    var counts = document.getElementById("agent-counts");
+    var until = Date.parse((counts && counts.getAttribute("data-wrap-until")) || "");
     if (isNaN(until)) { return; }
     wrapTimer = setTimeout(function () { htmx.trigger(board, "agents:refresh"); }, Math.max(until - Date.now(), 0) + 250);
   }

@@ -361,7 +361,7 @@ class LiveCatalogue:
         elif watch == "wallboard":
             return [wallboard_pulse()], set()
         elif watch == agent_board.WATCH:
-            return [str(oob(agent_board.board_html()))], set()
+            return [agent_board.board_snapshot()], set()
         elif watch == "ended":
             screen = ended_screen(store)
             parts = [oob(_macro("ended_rows")(screen["conferences"]))]

@@ -8,7 +8,20 @@ import pytest
 
 from console import create_app
 from console.agents import directory
-from console.agents.board import AWAY, IDLE, MUTED, ON_CALL, ON_HOLD, RINGING, TALKING, WRAP_UP, board_cards, summary
+from console.agents.board import (
+    AWAY,
+    IDLE,
+    MUTED,
+    ON_CALL,
+    ON_HOLD,
+    RINGING,
+    TALKING,
+    WRAP_UP,
+    board_cards,
+    summary,
+)
+from console.live import agent_board as live_board
+from console.live.ui import dom_id
 from console.state import agent_activity
 from console.telnyx.events import console_event
 from tests.event_factory import (
@@ -28,15 +41,20 @@ LINE = "+18885550110"
 
 
 @pytest.fixture
-def store(tmp_path):
+def app(tmp_path):
     app = create_app({"CONSOLE_DATABASE": str(tmp_path / "board.db"), "TELNYX_BASE_URL": "http://127.0.0.1:9/v2",
                       "TELNYX_API_KEY": "unused"})
     store = app.extensions["console.store"]
     directory.add_agent(store, "Alice", "Support", [ALICE])
     directory.add_agent(store, "Bob", "Sales", [BOB])
     directory.add_agent(store, "Chen", "Support", [CHEN])
-    yield store
+    yield app
     app.extensions["console.hub"].stop()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["console.store"]
 
 
 def dial(agent_leg: str, address: str, seconds: float):
@@ -131,3 +149,24 @@ def test_the_boards_queries_use_indexes(store):
         assert "SCAN p" not in present and "SCAN participants" not in present, present
         day = plan(agent_activity.ANSWERED_SINCE, ["2026-01-01T00:00:00.000000Z"])
         assert "USING INDEX" in day and "SCAN calls" not in day, day
+
+
+def test_a_push_carries_the_counts_and_only_the_cards_that_changed(app, store):
+    catalogue = app.extensions["console.hub"].catalogue
+    with app.test_request_context("/"):
+        assert catalogue.accepts("agents")
+        assert ("agent_board",) in catalogue.atoms({"call:a1"})
+        assert ("agent_board",) not in catalogue.atoms({"queue:Support"})
+        assert catalogue.topics(("agent_board",)) == {"agents"}
+        snapshot = catalogue.snapshot("agents")[0][0]
+        assert 'id="agent-board"' in snapshot and snapshot.count('class="agent-card"') == 3
+        first = catalogue.render(("agent_board",)).html
+        assert first.count('class="agent-card"') == 3 and 'id="agent-counts"' in first
+        store.apply_many([dial("a1", ALICE, 0)])
+        second = catalogue.render(("agent_board",)).html
+        assert second.count('class="agent-card"') == 1
+        assert f'id="{dom_id("agent-card", "Alice")}"' in second and 'data-state="ringing"' in second
+        assert second.count('hx-swap-oob="true"') == 2
+        third = catalogue.render(("agent_board",)).html
+        assert 'class="agent-card"' not in third and 'id="agent-counts"' in third
+        assert live_board.WATCH == "agents"
