@@ -79,6 +79,8 @@ PERMISSIONS = {
     "history.kpis_csv": VIEW,
     "history.call_timeline_page": VIEW,
     "history.alerts_page": VIEW,
+    "shift.acknowledge_alert": CONTROL,
+    "shift.line_bar": VIEW,
     "live.socket": VIEW,
     "audit.page": VIEW_AUDIT,
     "audit.export": VIEW_AUDIT,

@@ -371,6 +371,7 @@ PROJECTIONS: dict[str, Callable[[dict, str | None], list[Write]]] = {
     "console.supervisor.updated": _supervisor_updated,
     "console.alert.raised": lambda p, at: [],
     "console.alert.cleared": lambda p, at: [],
+    "console.alert.acknowledged": lambda p, at: [],
 }
 
 

@@ -9,7 +9,7 @@ from flask_sock import Sock
 
 from console.ingest.bus import EventBus
 from console.live import ui
-from console.live.catalogue import LiveCatalogue
+from console.live.shift import ShiftCatalogue
 from console.live.hub import Hub
 from console.state.store import Store
 from console.telnyx.client import TelnyxClient
@@ -44,7 +44,7 @@ def _init_live(app: Flask, app_factory: Callable[[dict], Flask]) -> None:
     # frames; the socket's own thread pings instead (CONSOLE_WS_PING_SECONDS, views/live.py).
     app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     tick = float(app.config.get("CONSOLE_HUB_TICK_MS") or 100) / 1000
-    hub = Hub(app, LiveCatalogue(), tick=tick, app_factory=app_factory)
+    hub = Hub(app, ShiftCatalogue(), tick=tick, app_factory=app_factory)
     app.extensions["console.hub"] = hub
     app.extensions["console.bus"].subscribe(hub.notify)
     metrics.init_app(app)

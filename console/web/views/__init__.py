@@ -19,6 +19,7 @@ from console.web.views import (
     live,
     pages,
     queue_actions,
+    shift,
     supervise,
     users,
     wallboard,
@@ -38,6 +39,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(wallboard.wallboard)
     app.register_blueprint(breach.breach)
     app.register_blueprint(history.history)
+    app.register_blueprint(shift.shift)
     app.register_blueprint(supervise.supervise)
     app.register_blueprint(metrics.metrics_views)
     app.register_blueprint(audit.audit)

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from console.queues.alerts import ALERT_TYPES
+from console.queues.acks import alert_entries
 from console.queues.figures import events_for, kpi_settings
 from console.queues.kpis import intervals
-from console.state.event_rows import UNREADABLE
 from console.state.store import get_store
 from console.state.timeline import (
     conferences_joined,
@@ -25,7 +23,6 @@ from console.state.timeline import (
     queued_call_outcomes,
     timeline,
 )
-from console.telnyx.events import Event
 
 history = Blueprint("history", __name__)
 
@@ -159,15 +156,6 @@ def call_timeline_page(call_control_id: str):
 
 @history.get("/alerts")
 def alerts_page():
-    """Alerts raised and cleared, newest first, with the opt-in for notifications and sound."""
-    events = get_store().logged_events_of_types(ALERT_TYPES, keep_unreadable=True)[-ALERTS_SHOWN:]
-    events.reverse()
-    return render_template("alerts.html", page_name="alerts", alerts=[_alert_row(event) for event in events])
-
-
-def _alert_row(event: Event) -> Event:
-    """An alert as the page lists it; one that cannot be read says so in place of its message."""
-    if event.event_type != UNREADABLE:
-        return event
-    message = f"This alert (id {event.id[:80]}) could not be read; it has been logged."
-    return replace(event, payload={"queue": "", "level": "unreadable", "message": message})
+    """Alert entries (repeat raises folded), newest first, live, with the opt-in for notifications and sound."""
+    return render_template("alerts.html", page_name="alerts", live_watch="alerts",
+                           alerts=alert_entries(get_store())[:ALERTS_SHOWN])
