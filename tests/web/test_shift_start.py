@@ -81,7 +81,7 @@ def test_dashboard_queue_rows_show_service_level_abandons_and_the_active_alert(a
     assert "Service level</th>" in page and "Abandoned</th>" in page
     row = page[page.index('class="queue-row"'):]
     row = row[:row.index("</tr>")]
-    assert "Longest wait warning" in row and 'class="col-num col-abandons">0<' in row
+    assert "warning<span class=\"alert-what\"> longest wait</span>" in row and 'class="col-num col-abandons">0<' in row
 
 
 def test_the_line_bar_is_hidden_without_a_live_line(app):
