@@ -153,6 +153,8 @@ def compute(events: Iterable[Event], now: datetime, settings: KpiSettings = KpiS
         return figures[queue]
 
     waiting: dict[str, _Waiting] = {}
+    # Calls that hung up while queued: the dequeue webhook that may follow is the same departure.
+    hung_up: set[str] = set()
     answered_from: dict[str, str] = {}
     joined_at: dict[tuple[str, str], datetime] = {}
     ordered = sorted((e for e in events if _moment(e) is not None and _countable(e)), key=_moment)
@@ -167,8 +169,11 @@ def compute(events: Iterable[Event], now: datetime, settings: KpiSettings = KpiS
             waiting[ccid] = _Waiting(payload["queue"], moment)
             of(payload["queue"])
         elif kind == "call.dequeued" and ccid:
+            if ccid in hung_up and ccid not in waiting:
+                continue
             _leave_queue(of, waiting.pop(ccid, None), payload, moment, start, settings, answered_from, ccid)
         elif kind == "call.hangup" and ccid in waiting:
+            hung_up.add(ccid)
             _leave_queue(of, waiting.pop(ccid), {"reason": "hangup"}, moment, start, settings, answered_from, ccid)
         elif kind == "conference.participant.joined" and ccid:
             joined_at[(payload.get("conference_id"), ccid)] = moment
