@@ -163,6 +163,8 @@ def test_the_supervisors_line_shows_on_every_page_with_a_working_hang_up(page: P
     page.screenshot(path=str(artifacts_dir / "shift-line-bar-1440.png"))
     page.set_viewport_size({"width": 390, "height": 800})
     page.screenshot(path=str(artifacts_dir / "shift-line-bar-390.png"))
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(artifacts_dir / "shift-line-bar-390-dark.png"))
     line = (store.supervisor("demo") or {}).get("line_call_control_id")
     bar.get_by_role("button", name="Hang up").click()
     expect(bar).to_be_hidden(timeout=8000)
