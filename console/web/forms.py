@@ -38,7 +38,13 @@ class TargetedForm(Form):
     fields = (Field("call_control_ids", many=True), Field("target", choice(("all", "selected"))))
 
     def check(self) -> None:
-        if self.data.pop("target", "all") == "selected":
+        target = self.data.pop("target", None)
+        if target is None:
+            # Nothing is preselected: "Everyone" by accident is how a whole floor gets muted.
+            if "target" not in self.errors:
+                self.error("target", "Choose who this goes to: Everyone or Selected participants.")
+            return
+        if target == "selected":
             if "call_control_ids" not in self.data:
                 self.error("call_control_ids", "Tick at least one participant first.")
         else:

@@ -131,6 +131,7 @@ def test_no_csp_violations_on_the_dashboard_a_conference_and_a_queue(live_consol
         assert violations(page, seen) == [], path
     audience = page.locator(f"#{dom_id('audience-control', scene['conference'])}")
     page.goto(f"{live_console.url}/conferences/{scene['conference']}")
+    audience.locator("input[name=target][value=all]").check()
     audience.get_by_role("button", name="Mute", exact=True).click()
     expect(audience.locator(".notice-success")).to_contain_text("Muted everyone")
     panel = page.locator(f"#{dom_id('control-panel', 'play', scene['conference'])}")
@@ -162,6 +163,7 @@ def test_everything_works_under_a_url_prefix_behind_a_proxy(tmp_path, simulator,
         expect(page).to_have_url(f"{server.url}/console/conferences/{scene['conference']}")
         expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
         audience = page.locator(f"#{dom_id('audience-control', scene['conference'])}")
+        audience.locator("input[name=target][value=all]").check()
         audience.get_by_role("button", name="Mute", exact=True).click()
         expect(audience.locator(".notice-success")).to_contain_text("Muted everyone")
         assert all(p["muted"] for p in simulator.world.snapshot()["participants"][scene["conference"]].values())

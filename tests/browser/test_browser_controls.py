@@ -129,6 +129,11 @@ def pick_selected(page: Page, scene: dict, index: int, form_id: str):
     page.locator(f"{form_id} input[name=target][value=selected]").check()
 
 
+def pick_everyone(form):
+    """Aim a conference control at everyone: nothing is preselected, the supervisor must choose."""
+    form.locator("input[name=target][value=all]").check()
+
+
 @dataclass(frozen=True)
 class Control:
     """One control: how to stage it, where it lives, how to use it, and what must change."""
@@ -142,7 +147,9 @@ class Control:
 
 
 def _mute_all(page, scene):
-    button(page.locator(css("audience-control", scene["conference"])), "Mute").click()
+    form = page.locator(css("audience-control", scene["conference"]))
+    pick_everyone(form)
+    button(form, "Mute").click()
 
 
 def _mute_one(page, scene):
@@ -158,6 +165,7 @@ def _unmute_selected(page, scene):
 def _hold_all_with_music(page, scene):
     form = page.locator(css("audience-control", scene["conference"]))
     form.get_by_label("Hold music URL").fill("https://example.com/hold.mp3")
+    pick_everyone(form)
     button(form, "Hold").click()
 
 
@@ -175,6 +183,7 @@ def _play_to_selected(page, scene):
 
 def _stop_audio(page, scene):
     panel = open_panel(page, css("control-panel", "play", scene["conference"]))
+    pick_everyone(panel)
     button(panel, "Stop audio").click()
 
 
@@ -188,6 +197,7 @@ def _speak_to_selected(page, scene):
 
 def _send_dtmf(page, scene):
     panel = open_panel(page, css("control-panel", "dtmf", scene["conference"]))
+    pick_everyone(panel)
     panel.get_by_label("Digits").fill("12w#")
     panel.get_by_label("Digits").press("Enter")
 
@@ -225,6 +235,9 @@ def _join_parked(page, scene):
 
 def _remove_participant(page, scene):
     button(card(page, scene, 1), "Remove").click()
+    confirm = card(page, scene, 1).get_by_role("button", name=re.compile("^Yes, take .* out"))
+    expect(card(page, scene, 1).locator(".confirm-question")).to_contain_text("is not hung up")
+    confirm.click()
 
 
 def _whisper(page, scene):
@@ -521,6 +534,7 @@ def test_a_slow_command_shows_pending_then_telnyx_answer(page, stage, live_conso
     stage.simulator.chaos.update(timeout_seconds=1.5)
     stage.simulator.chaos.fail_next("timeout")
     form = page.locator(css("audience-control", scene["conference"]))
+    pick_everyone(form)
     mute = button(form, "Mute")
     mute.focus()
     page.keyboard.press("Enter")
@@ -538,6 +552,7 @@ def test_a_rate_limited_command_says_so_and_the_browser_sends_it_again(page, sta
     open_live(page, live_console, conference_page(scene))
     stage.simulator.chaos.fail_next("429", 1)
     form = page.locator(css("audience-control", scene["conference"]))
+    pick_everyone(form)
     button(form, "Mute").click()
     expect(form.locator(".notice-error")).to_contain_text("Telnyx is rate-limiting")
     expect(form.locator(".notice-error")).to_contain_text("Retrying in 2 s (attempt 2 of 3)")

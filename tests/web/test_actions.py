@@ -174,9 +174,33 @@ def test_one_participant_buttons_toggle_and_render_the_opposite(room, action, fi
     assert opposite in response.text
 
 
-def test_remove_from_conference_leaves_the_call_parked(room):
+def test_remove_asks_first_and_says_the_call_stays_parked(room):
     conference_id, legs = room.conference(size=2)
     response = room.post(f"/conferences/{conference_id}/participants/{legs[1]}/leave")
+    assert response.status_code == 200, response.text
+    assert room.sent() == []
+    assert "is not hung up" in response.text and "parked" in response.text
+    assert 'value="confirm"' in response.text
+    cancelled = room.post(f"/conferences/{conference_id}/participants/{legs[1]}/leave", {"step": "cancel"})
+    assert "Cancelled" in cancelled.text and room.sent() == []
+    assert room.participant(conference_id, legs[1])["status"] != "left"
+
+
+def test_send_to_is_not_preselected_and_must_be_chosen(room):
+    conference_id, legs = room.conference(size=2)
+    page = room.client.get(f"/conferences/{conference_id}").text
+    assert "Send to" in page
+    assert not re.search(r'name="target" value="all" checked', page)
+    response = room.post(f"/conferences/{conference_id}/mute", {})
+    assert response.status_code == 422, response.text
+    assert "Choose who this goes to" in response.text
+    assert room.sent() == []
+    assert all(not room.participant(conference_id, leg)["muted"] for leg in legs)
+
+
+def test_remove_from_conference_leaves_the_call_parked(room):
+    conference_id, legs = room.conference(size=2)
+    response = room.post(f"/conferences/{conference_id}/participants/{legs[1]}/leave", {"step": "confirm"})
     assert response.status_code == 200, response.text
     assert room.sent() == [("POST", f"/conferences/{conference_id}/actions/leave")]
     assert room.participant(conference_id, legs[1])["status"] == "left"
@@ -458,7 +482,7 @@ def test_success_without_htmx_goes_back(room):
 def test_rate_limited_command_that_recovers_says_it_retried(room):
     conference_id, _ = room.conference()
     room.simulator.chaos.fail_next("429", 1)
-    response = room.post(f"/conferences/{conference_id}/speak", {"payload": "Hello", "voice": "female"})
+    response = room.post(f"/conferences/{conference_id}/speak", {"payload": "Hello", "voice": "female", "target": "all"})
     assert response.status_code == 200, response.text
     assert "Telnyx was rate-limiting; it worked after 1 retry" in response.text
     assert room.waits == [1.0]
@@ -467,7 +491,7 @@ def test_rate_limited_command_that_recovers_says_it_retried(room):
 def test_rate_limited_command_that_gives_up_says_so_and_schedules_a_retry(room):
     conference_id, _ = room.conference()
     room.simulator.chaos.fail_next("429", 3)
-    response = room.post(f"/conferences/{conference_id}/speak", {"payload": "Hello", "voice": "female"},
+    response = room.post(f"/conferences/{conference_id}/speak", {"payload": "Hello", "voice": "female", "target": "all"},
                          target=f"speak-control__{conference_id}")
     assert response.status_code == 429
     assert "Telnyx is rate-limiting" in response.text

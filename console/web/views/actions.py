@@ -246,8 +246,13 @@ def participant_action(conference_id, call_control_id, action):
     """Mute, unmute, hold, unhold or remove one participant."""
     client = get_telnyx()
     if action == "leave":
+        # Telnyx's conference "leave" does not hang up: the leg stays connected, parked. Ask first.
+        asking = confirmation(macro("participant_actions"), _conference(conference_id),
+                              _participant(conference_id, call_control_id))
+        if asking is not None:
+            return asking
         client.leave(conference_id, call_control_id)
-        notice = done("Leaving; the call goes back to parked when Telnyx confirms.")
+        notice = done("Taken out of the conference; the call stays connected, parked, when Telnyx confirms.")
     else:
         state, said = ONE_PARTICIPANT[action]
         getattr(client, action)(conference_id, call_control_ids=[call_control_id])
