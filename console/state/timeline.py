@@ -14,6 +14,7 @@ from datetime import datetime
 
 from console.state.event_rows import UNREADABLE, report_unreadable
 from console.state.outcomes import ABANDON_REASONS, ANSWERED_REASONS
+from console.state.row_views import display_name
 from console.telnyx.events import Event
 
 # What a stored value of a shape no code expected raises while a sentence or a row is made from it.
@@ -147,6 +148,21 @@ def timeline(call_control_id: str, events: list[Event], names: dict[str, str] | 
         if mine and event.event_type == "conference.participant.left":
             inside.discard(conference_id)
     return steps
+
+
+def timeline_title(call_control_id: str, events: list[Event], leg: dict | None = None) -> str | None:
+    """Who a call's timeline is about: the leg's label, caller id name or number, else the caller id name or
+    number its call.initiated webhook gave; None when the console knows only the call_control_id."""
+    name = display_name(leg) if leg else None
+    if name and name != call_control_id:
+        return name
+    for event in events:
+        p = event.payload
+        if event.event_type == "call.initiated" and _id(p.get("call_control_id")) == call_control_id:
+            for key in ("caller_id_name", "from"):
+                if isinstance(p.get(key), str) and p[key].strip():
+                    return p[key].strip()
+    return None
 
 
 def queued_call_outcomes(events: list[Event]) -> list[dict]:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, render_template, request
 
 from console.access.audit import csv_text
+from console.state.row_views import display_name
 from console.state.store import get_store
 
 audit = Blueprint("audit", __name__)
@@ -66,12 +67,28 @@ def local_time(value: str | None) -> str:
     return datetime.fromisoformat(value).astimezone(_zone()).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def target_names(store, entries: list[dict]) -> dict[str, str]:
+    """The names the console knows for the entries' conferences and calls, by id (an id it cannot name is left out)."""
+    names: dict[str, str] = {}
+    for conference_id in {e["conference_id"] for e in entries if e.get("conference_id")}:
+        conference = store.conference(conference_id)
+        if conference and conference.get("name"):
+            names[conference_id] = conference["name"]
+    for call_control_id in {e["call_control_id"] for e in entries if e.get("call_control_id")}:
+        leg = store.call(call_control_id)
+        name = display_name(leg) if leg else None
+        if name and name != call_control_id:
+            names[call_control_id] = name
+    return names
+
+
 @audit.get("/audit")
 def page():
     """The newest audit entries matching the filters (the results alone for an htmx request)."""
     filters = read_filters()
     store = get_store()
-    context = {"entries": store.audit_entries(**filters.query, limit=PAGE_LIMIT), "filters": filters,
+    entries = store.audit_entries(**filters.query, limit=PAGE_LIMIT)
+    context = {"entries": entries, "names": target_names(store, entries), "filters": filters,
                "choices": store.audit_choices(), "limit": PAGE_LIMIT, "local_time": local_time,
                "zone": current_app.config.get("CONSOLE_TIMEZONE") or "UTC", "page_name": "audit"}
     if request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted"):

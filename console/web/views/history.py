@@ -22,6 +22,7 @@ from console.state.timeline import (
     matches,
     queued_call_outcomes,
     timeline,
+    timeline_title,
 )
 
 history = Blueprint("history", __name__)
@@ -151,7 +152,11 @@ def call_timeline_page(call_control_id: str):
     steps = call_timeline(get_store(), call_control_id)
     if not steps:
         abort(404, description="The console has no events for this call.")
-    return render_template("timeline.html", page_name="history", call_control_id=call_control_id, steps=steps)
+    store = get_store()
+    title = timeline_title(call_control_id, store.logged_events_about(call_control_id=call_control_id),
+                           store.call(call_control_id))
+    return render_template("timeline.html", page_name="history", call_control_id=call_control_id, steps=steps,
+                           title=title)
 
 
 @history.get("/alerts")
