@@ -21,6 +21,7 @@ from console.access.users import UserError, check_address
 from console.ingest.bus import get_bus
 from console.state.store import get_store
 from console.supervision.audio_paths import Hearing, audio_paths, hearing, join_names
+from console.supervision.targets import roles_of, the_agent
 from console.telnyx.client import get_telnyx
 from console.telnyx.errors import (
     APIConnectionError,
@@ -281,8 +282,15 @@ def monitor(conference_id: str, supervisor: dict) -> str:
     return "Back to monitor: nobody hears you."
 
 
-def whisper(conference_id: str, supervisor: dict, targets: list[str]) -> str:
-    """Whisper to the chosen participants only (joining as a monitor first if needed)."""
+CUSTOMER_CONFIRMATION = "Whisper to the customer: the customer will hear you"
+
+
+def whisper(conference_id: str, supervisor: dict, targets: list[str], *, customer_confirmed: bool = False) -> str:
+    """Whisper to the chosen participants only (joining as a monitor first if needed).
+
+    A whisper meant for the agent that reaches the customer is the worst mistake on this page, so a
+    customer target is refused unless the supervisor confirmed it in words.
+    """
     targets = list(dict.fromkeys(t for t in targets if t))
     if not targets:
         raise SupervisionRefused("Tick who should hear your whisper first.", 422)
@@ -292,6 +300,12 @@ def whisper(conference_id: str, supervisor: dict, targets: list[str]) -> str:
     if gone:
         raise SupervisionRefused("You can only whisper to other people in this conference; "
                                  f"{len(gone)} of those ticked {'is' if len(gone) == 1 else 'are'} not.", 422)
+    roles = roles_of([present[t] for t in targets])
+    customers = [t for t in targets if roles[t].is_customer]
+    if customers and not customer_confirmed:
+        names = join_names([present[t].get("display_name") or t for t in customers])
+        raise SupervisionRefused(f"You ticked {names}, a customer: the customer would hear your whisper. "
+                                 f"Tick \"{CUSTOMER_CONFIRMATION}\" to do that, or untick them.", 422)
     member = _enter(conference_id, line)
     _change_role(conference_id, line, member, "whisper", targets)
     names = join_names([present[t].get("display_name") or t for t in targets])
@@ -335,6 +349,11 @@ class Panel:
         return (self.member.get("supervisor_role") or "none") if self.member else None
 
     @property
+    def customer_words(self) -> str | None:
+        """The confirmation a customer target needs, when a customer is among the candidates."""
+        return CUSTOMER_CONFIRMATION if any(p["leg_role"].is_customer for p in self.candidates) else None
+
+    @property
     def live_conference(self) -> bool:
         return self.conference.get("status") != "completed"
 
@@ -348,10 +367,13 @@ def conference_panel(conference_id: str, supervisor: dict, *, selected: list[str
     present = store.participants(conference_id)
     mine = line.call_control_id if line.conference_id == conference_id else None
     member = next((p for p in present if p["call_control_id"] == mine), None)
-    candidates = [p for p in present
-                  if p["call_control_id"] != line.call_control_id and (p.get("supervisor_role") or "none") == "none"]
+    roles = roles_of(present)
+    others = [{**p, "leg_role": roles[p["call_control_id"]]} for p in present
+              if p["call_control_id"] != line.call_control_id and (p.get("supervisor_role") or "none") == "none"]
+    # Agents first: the whisper is meant for them, the customer is the one who must not hear it.
+    candidates = sorted(others, key=lambda p: (not p["leg_role"].is_agent, p["leg_role"].is_customer))
     whispering = member is not None and member.get("supervisor_role") == "whisper"
-    current = (member.get("whisper_call_control_ids") or []) if whispering else []
+    current = (member.get("whisper_call_control_ids") or []) if whispering else the_agent(candidates)
     heard = hearing(audio_paths(present), mine) if member else None
     return Panel(conference, line, member, heard, candidates,
                  list(selected) if selected is not None else list(current), confirming)

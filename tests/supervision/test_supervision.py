@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from console.state import agents as agent_rows
 from console.supervision.audio_paths import audio_paths
 from console.supervision.line import reaches_more
 from console.telnyx.errors import APITimeoutError
@@ -57,6 +58,7 @@ def client(console_app):
 @pytest.fixture
 def room(world, store):
     """A customer and an agent talking in a conference the console has seen."""
+    agent_rows.save_agent(store, "Alice", "", ["+15550000002"])  # the directory says who is the agent
     customer = answered_call(world, "+15550000001", SUPPORT_LINE, "Customer Carol")
     conference_id = world.create_conference(customer, "support-1")["id"]
     agent = answered_call(world, "+15550000002", SUPPORT_LINE, "Agent Alice")
@@ -365,3 +367,31 @@ def test_without_javascript_a_mode_redirects_back_to_the_conference(client, stor
 ])
 def test_which_role_changes_could_make_the_supervisor_heard_by_someone_new(was, now, louder):
     assert reaches_more(*was, *now) is louder
+
+
+# --- whisper safety ----------------------------------------------------------------------------
+
+
+def test_the_whisper_list_puts_the_agent_first_and_ticks_them(client, store, world, room):
+    conference_id, customer, agent = room
+    connect(client, store)
+    box = client.get(f"/conferences/{conference_id}/supervision").text
+    assert box.index(f'value="{agent}"') < box.index(f'value="{customer}"')
+    assert re.search(rf'value="{re.escape(agent)}"\s+checked', box)
+    assert not re.search(rf'value="{re.escape(customer)}"\s+checked', box)
+    assert "Whisper to the customer: the customer will hear you" in box
+
+
+def test_whispering_to_the_customer_needs_the_worded_confirmation(client, store, world, room):
+    conference_id, customer, _agent = room
+    me = connect(client, store)
+    mode(client, conference_id, "monitor")
+    settled(world, store, conference_id)
+    refused = mode(client, conference_id, "whisper", whisper_call_control_ids=customer)
+    assert refused.status_code == 422
+    assert "the customer would hear your whisper" in refused.text
+    assert role_in_world(world, conference_id, me) == "monitor"
+    confirmed = mode(client, conference_id, "whisper", whisper_call_control_ids=customer, customer_confirmed="yes")
+    assert confirmed.status_code == 200, confirmed.text
+    hears = settled(world, store, conference_id)
+    assert me in hears[customer]

@@ -204,7 +204,8 @@ def change_mode(conference_id, mode):
             return answer(None, selected=chosen, confirming=True)
     steps = {
         "monitor": lambda: supervision.monitor(conference_id, supervisor),
-        "whisper": lambda: supervision.whisper(conference_id, supervisor, chosen),
+        "whisper": lambda: supervision.whisper(conference_id, supervisor, chosen,
+                                               customer_confirmed=request.form.get("customer_confirmed") == "yes"),
         "barge": lambda: supervision.barge(conference_id, supervisor),
         "leave": lambda: supervision.leave(conference_id, supervisor),
     }
