@@ -499,7 +499,7 @@ def test_a_full_queue_refusal_is_shown_beside_the_control(page, stage, live_cons
     button(panel, "Put in queue").click()
     notice = panel.locator(".notice-error")
     expect(notice).to_contain_text("The 'support' queue is full and can't accept more calls")
-    expect(notice).to_contain_text("HTTP 422, code 90036")
+    expect(notice.locator("small.notice-code")).to_have_text("HTTP 422, code 90036")
     expect(panel.get_by_label("Queue", exact=True)).to_have_value(scene["queue"])
     assert scene["parked"] not in stage.world.snapshot()["queue_calls"][scene["queue"]]
     page.screenshot(path=str(artifacts_dir / "control-queue-full.png"), full_page=True)

@@ -11,6 +11,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from console.live.ui import dom_id
+from console.state import agents as agent_rows
 from tests.live_servers import *  # the simulator, live_console and friends fixtures
 from tests.sim_fixtures import answered_call
 from tests.waiting import wait_for
@@ -44,6 +45,8 @@ def room(simulator, live_console):
     """A customer and an agent talking in a conference, built through the world's Python API."""
     world = simulator.world
     world.dial_answer_delay = 0.3
+    # The directory says who the agent is: the whisper list puts them first, a customer needs a confirmation.
+    agent_rows.save_agent(live_console.app.extensions["console.store"], "Alice", "", ["+15550000002"])
     customer = answered_call(world, "+15550000001", SUPPORT_LINE, "Customer Carol")
     conference_id = world.create_conference(customer, "support-7")["id"]
     agent = answered_call(world, "+15550000002", SUPPORT_LINE, "Agent Alice")

@@ -471,6 +471,16 @@ def test_a_refusal_without_htmx_is_a_page(room):
     assert "<html" in response.text
 
 
+def test_a_telnyx_refusal_reads_as_a_sentence_with_the_code_in_small_print(room):
+    name, _ = room.queue(callers=1)
+    response = room.post(f"/queues/{name}/delete", {"step": "confirm"})
+    assert response.status_code == 400
+    notice = re.search(r'<p class="notice notice-error">(.*?)</p>', response.text, re.S).group(1)
+    sentence, _, small = notice.partition("<small")
+    assert sentence.strip().startswith("Telnyx refused: ") and "HTTP" not in sentence
+    assert re.search(r'class="notice-code">HTTP 400(, code \w+)?</small>', notice), notice
+
+
 def test_success_without_htmx_goes_back(room):
     conference_id, _ = room.conference()
     response = room.client.post(f"/conferences/{conference_id}/mute", data={"target": "all"},

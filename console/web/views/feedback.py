@@ -57,6 +57,7 @@ class Notice:
     kind: str
     text: str
     retry: Retry | None = None
+    code: str | None = None  # Telnyx's HTTP status and error code: small print under the sentence
 
 
 def note_retry(attempt: int, wait: float, error: TelnyxError) -> None:
@@ -172,6 +173,19 @@ def explain(error: TelnyxError) -> str:
     return f"Telnyx refused (HTTP {error.status}{code}): {words}{where}."
 
 
+def in_words(error: TelnyxError) -> tuple[str, str | None]:
+    """Telnyx's refusal as a sentence to read first, and its HTTP status and code for the small print."""
+    if not isinstance(error, APIStatusError):
+        return explain(error), None
+    words = (error.detail or error.title or "no detail given").rstrip(". ")
+    field = (error.pointer or "").lstrip("/")
+    where = f" ({field})" if field and field not in words else ""
+    code = f"HTTP {error.status}" + (f", code {error.code}" if error.code else "")
+    if isinstance(error, RateLimitError):
+        return f"Telnyx is rate-limiting: {words}. Nothing was changed.", code
+    return f"Telnyx refused: {words}{where}.", code
+
+
 def _browser_retry(error: TelnyxError) -> Retry | None:
     """A 429 means Telnyx ran nothing, so the browser may send the same command again, a few times."""
     if not isinstance(error, RateLimitError) or not is_htmx():
@@ -204,7 +218,7 @@ def _beside_the_control(html: str, status: int):
 def telnyx_refused(error: TelnyxError):
     """The one handler for TelnyxError: inline beside the control for htmx, else an error page."""
     g.telnyx_refusal = explain(error)  # the audit entry records Telnyx's own words
-    text = g.telnyx_refusal
+    text, code = in_words(error)
     retries = _retries()
     if retries:
         text += f" The console retried {len(retries)} times over {sum(w for _, w, _ in retries):.1f} s first."
@@ -212,7 +226,7 @@ def telnyx_refused(error: TelnyxError):
     if retry is not None:
         text += f" Retrying in {retry.delay:.0f} s (attempt {retry.values['_attempt']} of {BROWSER_RETRIES})…"
     current_app.logger.warning("Telnyx refused %s %s: %s", request.method, request.path, error)
-    html = macro("notice_line")(Notice("error", text, retry))
+    html = macro("notice_line")(Notice("error", text, retry, code))
     status = status_for(error)
     if not is_htmx():
         page = render_template("control_page.html", title="Telnyx refused the command", fragment=html, back=back_url())
