@@ -537,3 +537,13 @@ def test_a_command_telnyx_never_saw_is_retried_by_the_browser_until_it_gives_up(
     assert last.status_code == 429
     assert "Retrying" not in last.text and "hx-trigger" not in last.text
     assert room.everyone_muted(conference_id) is False
+
+
+def test_an_ended_conference_says_so_at_the_top_and_offers_no_controls(room):
+    conference_id, _ = room.conference(size=2)
+    assert room.post(f"/conferences/{conference_id}/end", {"step": "confirm"}).status_code == 200
+    wait_for(lambda: (room.store("conference", conference_id) or {}).get("status") == "completed", message="ended")
+    page = room.client.get(f"/conferences/{conference_id}").text
+    assert "This conference ended" in page and "data-ended-banner" in page
+    assert page.index("data-ended-banner") < page.index("conference-controls")
+    assert "data-control" not in page.split('id="conference-controls', 1)[1].split("</section>", 1)[0]
