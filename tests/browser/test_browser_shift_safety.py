@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from console.live.ui import dom_id
+from tests.browser import test_browser_supervision as supervision_tests
 from tests.browser.test_browser_supervision import (  # noqa: F401  (fixtures: the console settings, the room)
-    console_overrides,
     my_line,
     no_page_errors,
     open_conference,
@@ -16,6 +16,12 @@ from tests.browser.test_browser_supervision import (  # noqa: F401  (fixtures: t
 from tests.live_servers import *
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def console_overrides():
+    """The same demo console as the supervision tests: it can dial the supervisor's line."""
+    return supervision_tests.console_overrides.__wrapped__()
 
 
 def test_the_whisper_list_ticks_the_agent_and_a_customer_needs_the_worded_confirmation(
