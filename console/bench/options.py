@@ -35,6 +35,11 @@ class BenchOptions:
     # The large-state phase: live conferences, participants in each, queues; then flat out.
     large_state: bool = True
     large_sizes: tuple[int, int, int] = (3000, 4, 20)
+    # The day phase (day.py): a whole day of queue calls through one console, instead of the phases above.
+    day: bool = False
+    calls: int = 11500  # about 150,000 webhooks (14 an answered call, 5 an abandoned one)
+    day_subscribers: int = 20
+    day_rate: float | None = None  # webhooks offered per second; None: flat out
 
 
 def quick(options: BenchOptions) -> BenchOptions:
@@ -49,6 +54,7 @@ def quick(options: BenchOptions) -> BenchOptions:
     options.attack_sizes = (20, 30, 10)
     options.attack_duration = 4.0
     options.large_sizes = (300, 4, 4)
+    options.calls = min(options.calls, 1000)
     return options
 
 
@@ -64,6 +70,18 @@ def options_from(args) -> BenchOptions:
             setattr(options, name, getattr(args, name))
     if args.duration is not None:
         options.duration = options.max_duration = args.duration
+    if args.day:
+        options.day, options.ingest, options.attack, options.large_state = True, False, False, False
+    if args.calls is not None:
+        if args.calls < 1:
+            raise SystemExit(f"--calls takes a whole number of calls, at least 1, got {args.calls}")
+        options.calls = args.calls
+    if args.subscribers is not None:
+        options.day_subscribers = args.subscribers
+    if args.day_rate is not None:
+        if args.day_rate <= 0:
+            raise SystemExit(f"--day-rate takes webhooks per second above 0, got {args.day_rate}")
+        options.day_rate = args.day_rate
     options.render_process = args.render_process
     options.deflate = args.deflate
     if args.rates:
@@ -116,4 +134,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--large-state", action=argparse.BooleanOptionalAction, default=True,
                         help="also run flat out against a large live state, in a console of its own (default: yes)")
     parser.add_argument("--large-sizes", help="live conferences,participants each,queues (default 3000,4,20)")
+    parser.add_argument("--day", action="store_true",
+                        help="play a whole day of queue calls through one console instead of the other phases "
+                             "(with --subscribers live pages, default 20, and a wallboard)")
+    parser.add_argument("--calls", type=int, help="calls in the day (default 11500, about 150,000 webhooks)")
+    parser.add_argument("--day-rate", type=float, help="webhooks per second the day is posted at (default: flat out)")
     parser.add_argument("--out", help="write the figures as JSON here")

@@ -88,14 +88,15 @@ class ConsoleProcess:
     """The console under gunicorn, started as a subprocess and stopped by PID."""
 
     def __init__(self, workdir: str, public_key: str, threads: int, render_process: bool = True,
-                 port: int | None = None):
+                 port: int | None = None, extra_args: list[str] | None = None):
         self.port = port or free_port()
         self.database = os.path.join(workdir, "bench.db")  # a state built beforehand is served as it is
         self.log = open(os.path.join(workdir, "console.log"), "wb")  # noqa: SIM115  closed by stop()
         self.workers: list[int] = []
         command = [sys.executable, "-m", "console.bench.server", "--port", str(self.port),
                    "--database", self.database, "--public-key", public_key,
-                   "--threads", str(threads), "--render-process" if render_process else "--no-render-process"]
+                   "--threads", str(threads), "--render-process" if render_process else "--no-render-process",
+                   *(extra_args or [])]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from console.bench.day import day_lines
+
 
 def machine() -> dict:
     """What the figures were measured on."""
@@ -58,6 +60,8 @@ def table(figures: dict) -> str:
             lines += _attack_lines(ingest["attack"])
     if figures.get("large_state"):
         lines += _large_lines(figures["large_state"])
+    if figures.get("day"):
+        lines += day_lines(figures["day"])
     pages = figures.get("pages")
     if pages:
         lines.append(f"large state: {pages['state']}")

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 
+from console.bench.day import run_day
 from console.bench.large import run_large_state
 from console.bench.options import BenchOptions, options_from
 from console.bench.pages import measure_pages
@@ -31,6 +32,8 @@ def run(options: BenchOptions) -> dict:
             figures["ingest"] = run_ingest(options, workdir)
         if options.large_state:
             figures["large_state"] = run_large_state(options, workdir)
+        if options.day:
+            figures["day"] = run_day(options, workdir)
         if options.pages:
             figures["pages"] = measure_pages(os.path.join(workdir, "pages.db"), *options.page_sizes)
         return figures
@@ -50,7 +53,10 @@ def main(args) -> int:
 
 def lost(figures: dict) -> bool:
     """Whether anything was lost: a live view that differs from its page, or an accepted webhook not logged."""
-    ingest, large = figures.get("ingest", {}), figures.get("large_state", {})
+    ingest, large, day = figures.get("ingest", {}), figures.get("large_state", {}), figures.get("day", {})
     attack = ingest.get("attack", {})
-    checks = [ingest.get("final_view_check"), large.get("final_view_check"), attack.get("view_check_after")]
-    return any(check and not check["passed"] for check in checks) or attack.get("log", {}).get("missing", 0) > 0
+    checks = [ingest.get("final_view_check"), large.get("final_view_check"), attack.get("view_check_after"),
+              day.get("final_view_check")]
+    day_lost = bool(day) and not (day["webhooks"]["all_accepted"] and day["log"]["all_logged"])
+    return any(check and not check["passed"] for check in checks) or attack.get("log", {}).get("missing", 0) > 0 \
+        or day_lost

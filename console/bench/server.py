@@ -4,14 +4,20 @@ Readers sign in as a single sign-on proxy would: the `X-Forwarded-User` header (
 believed only from 127.0.0.1.
 
 Run as `python -m console.bench.server --port P --database PATH --public-key B64 --threads N`;
-the benchmark starts it as a subprocess and stops it by PID.
+the benchmark starts it as a subprocess and stops it by PID. `--clock-file F` gives it the day
+phase's simulated clock (day_clock.py) instead of the real one.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from console.bench import day_clock
 from console.web.server import GunicornServer
+
+# The render process is a fresh interpreter that imports this module (the server's main module)
+# before any of the console's: it takes the day phase's clock here, as the server did in main().
+day_clock.install_from_environment()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,7 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=160)
     parser.add_argument("--tick-ms", type=int, default=100)
     parser.add_argument("--render-process", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--clock-file", help="the day phase's simulated clock (see console.bench.day_clock)")
     args = parser.parse_args(argv)
+    if args.clock_file:
+        day_clock.install(args.clock_file)  # before the worker loads the console's modules
 
     def factory():
         # Loaded in the worker, after gunicorn forks it, so the arbiter holds none of the app's modules

@@ -72,13 +72,14 @@ class _Connection:
 
 
 def hammer(port: int, requests_: list[tuple[str, str, bytes | None, dict]], *, rate: float | None, threads: int,
-           duration: float, drain: float = 30.0) -> dict:
+           duration: float, drain: float = 30.0, on_send=None) -> dict:
     """Send requests over `threads` keep-alive connections, at `rate` per second (None: flat out).
 
     Each connection carries one request at a time. Sending stops after `duration` seconds or when
     the list is used up; answers still owed are awaited up to `drain` seconds more. Returns counts
     (a 2xx answer is ok), the elapsed time, each sent request's index with its wall-clock send time,
-    the indices answered 2xx, and each answer's seconds from send to answer (`acks`).
+    the indices answered 2xx, and each answer's seconds from send to answer (`acks`). `on_send(index)`,
+    if given, is called as each request goes out (the day phase moves its clock with it).
     """
     host = f"127.0.0.1:{port}"
     wire = [encode_request(method, path, body, headers, host) for method, path, body, headers in requests_]
@@ -108,6 +109,8 @@ def hammer(port: int, requests_: list[tuple[str, str, bytes | None, dict]], *, r
         while sending and idle and (rate is None or begin + cursor / rate <= now):
             connection = idle.popleft()
             sent_at[cursor] = time.time()
+            if on_send is not None:
+                on_send(cursor)
             try:
                 connection.sock.sendall(wire[cursor])
                 connection.pending = cursor

@@ -173,6 +173,7 @@ class AlertWatcher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.on_round = None  # metrics hook: on_round(seconds) after each round of the thread
 
     def start(self) -> AlertWatcher:
         """Start the thread once (later calls do nothing)."""
@@ -225,11 +226,14 @@ class AlertWatcher:
             hub = self.app.extensions.get("console.hub")
             if hub is not None and getattr(hub, "_stopping", False):
                 return
+            began = time.perf_counter()
             try:
                 with self.app.app_context():
                     self.check()
             except Exception:  # a bad round must not end alerting; the next one tries again
                 log.exception("alert check failed")
+            if self.on_round is not None:
+                self.on_round(time.perf_counter() - began)
             # Busy queues wake the watcher constantly: keep rounds at least this far apart.
             if self._stop.wait(MIN_GAP_SECONDS):
                 return

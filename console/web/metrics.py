@@ -1,8 +1,10 @@
-"""Prometheus metrics for one console app: webhooks, store apply time, the live hub, Telnyx calls, corrections.
+"""Prometheus metrics for one console app: webhooks, store apply time, the live hub, Telnyx calls, corrections,
+the alert watcher's rounds.
 
 Each app has its own registry (two apps in one process never share counters). Subsystems report
 through small hooks (`EventBus.on_applied`, `Hub.metrics`, a `requests` response hook on the Telnyx
-session, a bus listener for reconciler corrections), so none of them imports prometheus_client.
+session, a bus listener for reconciler corrections, `AlertWatcher.on_round`), so none of them
+imports prometheus_client.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+from console.queues.alerts import get_watcher
 
 metrics_views = Blueprint("metrics_views", __name__)
 
@@ -42,6 +46,7 @@ _PATH_WORDS = frozenset({
 _SYNCED = re.compile(r"^console\.[a-z_]+\.synced$")
 _FRAME_BYTES = (256, 1024, 4096, 16384, 65536, 262144, 1048576)
 _SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_ROUND_SECONDS = (*_SECONDS, 5.0, 10.0)
 
 
 def endpoint_of(url: str, base_path: str = "") -> str:
@@ -83,6 +88,10 @@ class ConsoleMetrics:
         self.corrections = Counter("console_reconciler_corrections_total",
                                    "Reconciler corrections that changed the read model, by kind.",
                                    ["kind"], registry=r)
+        self.alert_round_seconds = Histogram("console_alert_round_seconds",
+                                             "Time one round of the alert watcher takes (queue figures read, "
+                                             "levels judged, crossings recorded).",
+                                             buckets=_ROUND_SECONDS, registry=r)
 
     # -- hooks the subsystems call ----------------------------------------------------------------
 
@@ -119,6 +128,10 @@ class ConsoleMetrics:
                                      str(response.status_code)).inc()
             return response
         return hook
+
+    def alert_round(self, seconds: float) -> None:
+        """Alert watcher hook: one round ran."""
+        self.alert_round_seconds.observe(seconds)
 
     def webhook(self, event_type: str | None, outcome: str) -> None:
         """Count one webhook by its (bounded) type and what the console answered."""
@@ -157,6 +170,7 @@ def init_app(app) -> ConsoleMetrics:
     session = getattr(client, "_session", None)
     if session is not None:
         session.hooks["response"].append(metrics.telnyx_response(urlsplit(client.base_url).path.rstrip("/")))
+    get_watcher(app).on_round = metrics.alert_round  # made here, started by whoever runs it (serve, /wallboard)
     app.after_request(_count_webhook)
     return metrics
 
