@@ -1,13 +1,16 @@
-"""Live frames encoded for the wire once, whichever of the pages showing them sends them first.
+"""What the console writes on a live socket, as bytes: data frames encoded once for every page, and control frames.
 
-Browsers offer permessage-deflate (RFC 7692), and the WebSocket library compresses each message
-separately for each page, with a window carried from message to message. The forty dashboards
-watching one call center are sent the same frame, so that is forty compressions of the same bytes.
-Here a frame's messages are compressed once, each on a fresh window, and the same bytes go to every
-page that negotiated compression (plain ones to the pages that did not). A decompressor keeping its
-window decodes such messages correctly: they simply never refer back to earlier ones. For the same
-reason every data message of a socket must go through here, never through the library's own
-compressor, whose window would then disagree with the browser's.
+Browsers offer permessage-deflate (RFC 7692). A WebSocket library would compress each message
+separately for each page, with a window carried from message to message, and the forty dashboards
+watching one call center are sent the same frame: forty compressions of the same bytes. Here a
+frame's messages are compressed once, each on a fresh window, and the same bytes go to every page
+that negotiated compression (plain ones to the pages that did not). The handshake says so
+(`server_no_context_takeover`, console.live.handshake), and a decompressor keeping its window
+decodes such messages correctly anyway: they never refer back to earlier ones.
+
+Only the standard library frames here (RFC 6455 5.2, servers do not mask); wsproto parses what
+comes in (console.live.handshake). Every byte these functions return is written by a socket's one
+writer (console.live.subscription), so a control frame never lands inside a data frame.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from __future__ import annotations
 import struct
 import zlib
 
-TEXT, PING, FIN, COMPRESSED = 0x1, 0x9, 0x80, 0x40
+TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
+FIN, COMPRESSED = 0x80, 0x40
+MAX_CONTROL_PAYLOAD = 125
 # A sync flush ends every compressed message with these four bytes; RFC 7692 has them dropped.
 _FLUSH_TAIL = b"\x00\x00\xff\xff"
 
 
 def encode_message(text: str, window_bits: int | None) -> bytes:
-    """One unfragmented text frame (servers do not mask): compressed when `window_bits` is given."""
+    """One unfragmented text frame: compressed on a fresh window of `window_bits` when given."""
     data = text.encode("utf-8", "replace")  # half a surrogate pair becomes "?" rather than ending the page
     first = FIN | TEXT
     if window_bits is not None:
@@ -41,9 +46,31 @@ def frame_header(first: int, size: int, masked: bool = False) -> bytes:
     return struct.pack("!BBQ", first, mask | 127, size)
 
 
-def ping_frame() -> bytes:
-    """A server's ping with no payload; the browser answers it with a pong by itself."""
-    return frame_header(FIN | PING, 0)
+def _control(opcode: int, payload: bytes) -> bytes:
+    if len(payload) > MAX_CONTROL_PAYLOAD:
+        raise ValueError(f"a control frame carries at most {MAX_CONTROL_PAYLOAD} bytes, not {len(payload)}")
+    return frame_header(FIN | opcode, len(payload)) + payload
+
+
+def ping_frame(payload: bytes = b"") -> bytes:
+    """A server's ping; the browser answers it with a pong by itself."""
+    return _control(PING, payload)
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """The answer to a client's ping: the same application data back (RFC 6455 5.5.3)."""
+    return _control(PONG, bytes(payload))
+
+
+def close_frame(code: int | None, reason: str = "") -> bytes:
+    """A close frame with its status code and reason (cut, on a character boundary, to fit 125 bytes).
+
+    No code means an empty close, the answer to a client's close that carried none.
+    """
+    if code is None:
+        return _control(CLOSE, b"")
+    text = reason.encode("utf-8", "replace")[:MAX_CONTROL_PAYLOAD - 2].decode("utf-8", "ignore")
+    return _control(CLOSE, struct.pack("!H", code) + text.encode("utf-8"))
 
 
 class Frame(list):
@@ -63,24 +90,6 @@ class Frame(list):
         return encoded
 
 
-def compression_window(ws) -> int | None:
-    """The window (bits) a simple_websocket server socket may compress with, None for plain messages.
-
-    Read from wsproto's negotiated extensions; anything unexpected means plain messages, which are
-    valid on every connection (RFC 7692 lets an endpoint send any message uncompressed).
-    """
-    try:
-        extensions = ws.ws.connection._proto.extensions
-    except AttributeError:
-        return None
-    for extension in extensions:
-        if extension.name == "permessage-deflate" and getattr(extension, "_enabled", False):
-            bits = getattr(extension, "server_max_window_bits", None) or 15
-            # zlib's raw deflate cannot use an 8-bit window; such a browser gets plain messages.
-            return bits if 9 <= bits <= 15 else None
-    return None
-
-
 def frame_bytes(frame, window_bits: int | None) -> bytes:
     """The wire bytes of a frame (a Frame or list of messages), or the bytes themselves (a frame's rest)."""
     if isinstance(frame, bytes):
@@ -88,8 +97,3 @@ def frame_bytes(frame, window_bits: int | None) -> bytes:
     if not isinstance(frame, Frame):
         frame = Frame(frame)
     return frame.wire(window_bits)
-
-
-def send_frame(ws, frame, window_bits: int | None) -> None:
-    """Write a frame to a simple_websocket socket in one blocking call (raises OSError when it is gone)."""
-    ws.sock.sendall(frame_bytes(frame, window_bits))

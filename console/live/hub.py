@@ -29,6 +29,10 @@ log = logging.getLogger("console.hub")
 
 # Close code telling browsers the server is restarting, so the htmx ws extension reconnects.
 SERVICE_RESTART = 1012
+# How often the hub forgets the last HTML of items no open page can show any more, and the most it
+# keeps whatever the pages (past that, it forgets everything: a repeat is sent again, nothing lost).
+FORGET_SECONDS = 1.0
+MAX_PUSHED = 20_000
 
 
 class PageLimit(Exception):
@@ -65,9 +69,12 @@ class Hub:
         # Optional: draws changes in a child process (console.live.render_process), leaving this process's
         # interpreter to the webhooks; started with the hub's thread when the app asks for one.
         self.renderer = None
-        # The HTML each list item or block was last pushed with: a render that comes out the same
-        # (a key changed but nothing a page shows did) is not sent again.
-        self._last_html: dict[tuple[str, str], str] = {}
+        # The HTML each list item or block was last pushed with, per URL prefix: a render that comes
+        # out the same (a key changed but nothing a page shows did) is not sent again. Kept only
+        # while a page there can show the item (see _forget_unseen): (html, topics, is a list item).
+        self._last_html: dict[tuple[str, str], tuple[str, frozenset[str], bool]] = {}
+        self.forget_every = FORGET_SECONDS
+        self._forget_due = 0.0
         self._subscribers: set[Subscription] = set()
         self._pending_keys: set[str] = set()
         self._first_pending: float | None = None
@@ -101,16 +108,18 @@ class Hub:
 
     def _check_limits(self, user: str | None, session: str | None, per_user: int, per_session: int) -> None:
         """Raise PageLimit when the session or the user already has its most pages open (lock held)."""
-        if session and per_session and sum(s.session == session for s in self._subscribers) >= per_session:
+        # A page that is closing (its socket saying goodbye) no longer counts.
+        if session and per_session and sum(s.session == session and not s.closed
+                                           for s in self._subscribers) >= per_session:
             raise PageLimit(f"This browser already has {per_session} live pages open: close one and this page "
                             "reconnects by itself.")
-        if user and per_user and sum(s.user == user for s in self._subscribers) >= per_user:
+        if user and per_user and sum(s.user == user and not s.closed for s in self._subscribers) >= per_user:
             raise PageLimit(f"{user} already has {per_user} live pages open: close one and this page reconnects "
                             "by itself.")
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a closed page."""
-        subscription.close(subscription.close_code)
+        subscription.close()
         with self._wake:
             self._subscribers.discard(subscription)
             self._want_snapshot.discard(subscription)
@@ -160,7 +169,7 @@ class Hub:
             self._want_snapshot.clear()
             self._wake.notify_all()
         for subscription in subscribers:
-            subscription.close(SERVICE_RESTART)
+            subscription.close(SERVICE_RESTART, "server restarting")
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -223,6 +232,25 @@ class Hub:
                         self._send_snapshot(subscription)
                 if keys:
                     self._send_changes(keys, group, at)
+        now = time.monotonic()
+        if now >= self._forget_due or len(self._last_html) > MAX_PUSHED:
+            self._forget_due = now + self.forget_every
+            self._forget_unseen(by_root)
+
+    def _forget_unseen(self, by_root: dict[str, list[Subscription]]) -> None:
+        """Forget the last HTML of items no open page can show: not watched, or a list item none holds.
+
+        An ended conference's rows leave every page, so their HTML goes too; a page opened later
+        gets a snapshot, and a render equal to a forgotten one is simply sent again.
+        """
+        watched = {root: {s.watch for s in group} for root, group in by_root.items()}
+        shown = {root: set().union(*(s.shown for s in group)) for root, group in by_root.items()}
+        for key, (_, topics, listed) in list(self._last_html.items()):
+            root, item = key
+            if not topics & watched.get(root, set()) or (listed and item not in shown[root]):
+                del self._last_html[key]
+        if len(self._last_html) > MAX_PUSHED:
+            self._last_html.clear()
 
     def _send_snapshot(self, subscription: Subscription) -> None:
         try:
@@ -271,10 +299,10 @@ class Hub:
             last = (root, piece.dom_id)
             if piece.html is None:
                 self._last_html.pop(last, None)
-            elif self._last_html.get(last) == piece.html:
+            elif (pushed := self._last_html.get(last)) is not None and pushed[0] == piece.html:
                 continue
             else:
-                self._last_html[last] = piece.html
+                self._last_html[last] = (piece.html, frozenset(topics), piece.container is not None)
             pieces.append((piece, topics))
         if self.metrics is not None:
             self.metrics.rendered(len(drawn))
@@ -292,6 +320,8 @@ class Hub:
                 self.stats.frames += 1
                 if self.metrics is not None:
                     self.metrics.frame("changes", frame, direct=subscription.direct_frames > written)
+        for piece, _ in pieces:  # a drawing the catalogue keeps must not keep this tick's fragments too
+            piece.forget_fragments()
 
     def _render_context(self, root: str):
         """A request context under the subscribers' URL prefix, so url_for in macros builds their links."""

@@ -74,6 +74,14 @@ class Piece:
     def deletion(self) -> str:
         return f'<div id="{escape(self.dom_id)}" hx-swap-oob="delete" data-gone="1"></div>'
 
+    def forget_fragments(self) -> None:
+        """Drop the fragments built this tick: a catalogue may keep the piece, and it needs only the HTML."""
+        for name in _FRAGMENTS:
+            self.__dict__.pop(name, None)
+
+
+_FRAGMENTS = ("replacement", "addition", "deletion")
+
 
 class Catalogue(Protocol):
     """What the hub needs to know about the pages: which atoms keys touch, and how to render them."""

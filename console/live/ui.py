@@ -26,7 +26,12 @@ def _escape_char(match: re.Match) -> str:
     return "".join(f"_{byte:02x}" for byte in match.group(0).encode("utf-8"))
 
 
-@lru_cache(maxsize=65536)
+# Element ids repeat within a tick and across a few (a row redrawn, every page's fragment for it);
+# a day's worth of call ids does not need remembering: about 1 MB at most, not 16.
+ENCODED_IDS_KEPT = 4096
+
+
+@lru_cache(maxsize=ENCODED_IDS_KEPT)
 def _encode_text(text: str) -> str:
     return _ID_UNSAFE.sub(_escape_char, text)
 

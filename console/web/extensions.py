@@ -5,18 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask
-from flask_sock import Sock
 
 from console.ingest.bus import EventBus
 from console.live import ui
-from console.live.shift import ShiftCatalogue
 from console.live.hub import Hub
+from console.live.shift import ShiftCatalogue
 from console.state.store import Store
 from console.telnyx.client import TelnyxClient
 from console.web import metrics
-
-# The /live WebSocket route hangs off this (see views/live.py); constructing it does nothing.
-sock = Sock()
 
 
 def init_app(app: Flask, app_factory: Callable[[dict], Flask]) -> None:
@@ -37,12 +33,12 @@ def init_app(app: Flask, app_factory: Callable[[dict], Flask]) -> None:
 
 
 def _init_live(app: Flask, app_factory: Callable[[dict], Flask]) -> None:
-    """Template helpers and the drawing clock, WebSockets, and the live hub (its thread starts on first use)."""
+    """Template helpers and the drawing clock, and the live hub (its thread starts on first use).
+
+    The /live WebSocket is a plain route (views/live.py) that agrees the handshake and serves the
+    socket itself, one writer per socket (console.live.live_socket).
+    """
     ui.init_app(app)
-    sock.init_app(app)
-    # No ping_interval: simple_websocket's reader thread would write pings while the hub writes
-    # frames; the socket's own thread pings instead (CONSOLE_WS_PING_SECONDS, views/live.py).
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     tick = float(app.config.get("CONSOLE_HUB_TICK_MS") or 100) / 1000
     hub = Hub(app, ShiftCatalogue(), tick=tick, app_factory=app_factory)
     app.extensions["console.hub"] = hub

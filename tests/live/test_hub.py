@@ -253,6 +253,14 @@ def test_a_session_and_a_user_hold_only_so_many_pages(make_hub):
     assert hub.subscriber_count() == 4
 
 
+def test_a_page_saying_goodbye_no_longer_counts_against_the_limits(make_hub):
+    hub = make_hub()
+    closing = hub.subscribe("board", user="sam", session="s1", per_session=1)
+    closing.close(4001, "Your session has ended: you signed out.")  # its writer is still ending the socket
+    hub.subscribe("board", user="sam", session="s1", per_session=1)
+    assert hub.subscriber_count() == 2
+
+
 def test_pages_without_a_session_or_limits_are_not_counted(make_hub):
     hub = make_hub()
     for _ in range(5):

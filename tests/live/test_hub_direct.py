@@ -9,7 +9,7 @@ import threading
 import pytest
 from flask import Flask
 
-from console.live.frames import Frame
+from console.live.frames import Frame, close_frame, pong_frame
 from console.live.hub import Hub
 from console.live.subscription import Subscription
 
@@ -96,8 +96,8 @@ def test_the_thread_writes_a_half_written_frames_rest_before_anything_of_its_own
     assert subscription.next_frame(timeout=0) is None  # idle: the thread is about to send a heartbeat
     big = Frame(["<div id='big'>" + "y" * 2_000_000 + "</div>"])
     assert subscription.deliver(big) and subscription.direct_frames == 1
-    backlog = subscription.claim()
-    assert len(backlog) == 1 and isinstance(backlog[0], bytes), "the half-written frame's rest was not handed over"
+    backlog, over = subscription.claim()
+    assert len(backlog) == 1 and not over, "the half-written frame's rest was not handed over"
     assert subscription.pending() == 0
     heartbeat = Frame(["<span id='live-heartbeat'></span>"]).wire(None)
     expected = big.wire(None) + heartbeat
@@ -110,6 +110,58 @@ def test_the_thread_writes_a_half_written_frames_rest_before_anything_of_its_own
     subscription.sent()
     reader.join(timeout=30)
     assert received == [expected], "the heartbeat landed inside the frame"
+
+
+def test_a_pong_waits_for_a_half_written_frame_then_goes_before_the_queued_frames(pair):
+    ours, _ = pair
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    subscription = _subscription(ours)
+    big = Frame(["<div id='big'>" + "z" * 2_000_000 + "</div>"])
+    assert subscription.deliver(big) and subscription.direct_frames == 1  # half written, the rest queued
+    later = Frame(["<p id='later'>1</p>"])
+    assert subscription.deliver(later)
+    subscription.answer(pong_frame(b"are you there"))
+    queued, over = subscription.claim()
+    assert not over
+    assert queued[0] == big.wire(None)[-len(queued[0]):], "the frame's rest must come first"
+    assert queued[1:] == [pong_frame(b"are you there"), later.wire(None)]
+    subscription.sent()
+
+
+def test_a_pong_handed_over_is_never_written_by_the_readers_thread(pair):
+    ours, browser = pair
+    subscription = _subscription(ours)
+    subscription.answer(pong_frame(b"x"))  # what the reader does with a ping: it only hands it over
+    browser.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        browser.recv(10)
+    assert subscription.deliver(Frame(["<p>a</p>"]))
+    assert subscription.direct_frames == 0, "the hub wrote past a pong waiting for the writer"
+    queued, _ = subscription.claim()
+    assert queued == [pong_frame(b"x"), Frame(["<p>a</p>"]).wire(None)]
+
+
+def test_a_close_keeps_a_half_written_frames_rest_drops_the_backlog_and_comes_last(pair):
+    ours, _ = pair
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    subscription = _subscription(ours)
+    big = Frame(["<div id='big'>" + "w" * 2_000_000 + "</div>"])
+    assert subscription.deliver(big) and subscription.deliver(Frame(["<p>dropped</p>"]))
+    subscription.close(4001, "Your session has ended: you signed out.")
+    subscription.close(1012, "server restarting")  # the first close wins
+    assert not subscription.deliver(Frame(["<p>too late</p>"]))
+    queued, over = subscription.claim()
+    assert over and len(queued) == 2
+    assert queued[0] == big.wire(None)[-len(queued[0]):]
+    assert queued[1] == close_frame(4001, "Your session has ended: you signed out.")
+    assert subscription.close_claimed
+
+
+def test_a_socket_that_is_gone_gets_no_close_frame(pair):
+    ours, _ = pair
+    subscription = _subscription(ours)
+    subscription.close()
+    assert subscription.claim() == ([], True) and not subscription.close_claimed
 
 
 def test_a_closed_page_is_not_written_to(pair):

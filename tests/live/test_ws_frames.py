@@ -7,14 +7,17 @@ import time
 import zlib
 
 import pytest
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Request
-from wsproto.extensions import PerMessageDeflate
 
 from console import create_app
 from console.bench.wire import Closed, WebSocketReader
 from console.live import frames as ws_frames
-from console.live.frames import Frame, compression_window, encode_message
+from console.live.frames import (
+    Frame,
+    close_frame,
+    encode_message,
+    ping_frame,
+    pong_frame,
+)
 from console.web.server import BackgroundServer
 from tests.waiting import wait_for
 
@@ -70,24 +73,19 @@ def test_a_frame_is_encoded_once_per_window_whoever_sends_it(monkeypatch):
     assert _inflate(inflater, compressed[:2 + size]) == (0xC1, "<div>a</div>")
 
 
-class _Socket:
-    def __init__(self, ws):
-        self.ws = ws
+def test_control_frames_are_short_and_whole():
+    assert ping_frame() == b"\x89\x00"
+    assert pong_frame(b"abc") == b"\x8a\x03abc"
+    assert close_frame(None) == b"\x88\x00"
+    assert close_frame(4001, "bye") == b"\x88\x05" + struct.pack("!H", 4001) + b"bye"
+    with pytest.raises(ValueError):
+        pong_frame(b"x" * 126)
 
 
-def _negotiated(offer):
-    server, client = WSConnection(ConnectionType.SERVER), WSConnection(ConnectionType.CLIENT)
-    server.receive_data(client.send(Request(host="x", target="/live", extensions=offer)))
-    next(server.events())
-    server.send(AcceptConnection(extensions=[PerMessageDeflate()]))
-    return _Socket(server)
-
-
-def test_the_compression_window_is_read_from_what_the_handshake_agreed():
-    assert compression_window(_negotiated([PerMessageDeflate()])) == 15
-    assert compression_window(_negotiated([PerMessageDeflate(server_max_window_bits=10)])) == 10
-    assert compression_window(_negotiated([])) is None
-    assert compression_window(object()) is None  # not a socket we know: plain messages, always valid
+def test_a_long_close_reason_is_cut_on_a_character_boundary_to_fit_a_control_frame():
+    frame = close_frame(1013, "é" * 100)
+    assert frame[1] <= 125 and len(frame) == 2 + frame[1]
+    assert frame[4:].decode("utf-8") == "é" * 61  # 122 bytes of two-byte characters, none cut in half
 
 
 @pytest.mark.parametrize("deflate", [True, False])
@@ -172,7 +170,6 @@ class _PingCounter(WebSocketReader):
 def test_the_page_thread_pings_and_drops_a_page_that_stops_answering(tmp_path):
     app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_DEMO": True,
                       "CONSOLE_WS_PING_SECONDS": 1})
-    assert not app.config["SOCK_SERVER_OPTIONS"].get("ping_interval"), "simple_websocket must not ping by itself"
     server = BackgroundServer(app).start()
     reader = None
     try:
