@@ -8,7 +8,7 @@ and hands back plain dicts shaped by row_views.py, or Events read back from the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from console.state.event_rows import UNREADABLE, logged_event
@@ -21,6 +21,7 @@ from console.state.row_views import (
     user_view,
     waiting_view,
 )
+from console.state.schema import EVENT_CALL, EVENT_CONFERENCE
 from console.telnyx.events import Event, format_timestamp, parse_timestamp
 
 _CONFERENCE_SELECT = """
@@ -28,7 +29,8 @@ SELECT c.*,
   (SELECT count(*) FROM participants p WHERE p.conference_id = c.id AND p.status = 'joined')
     AS participant_count,
   fp.label AS floor_label, fc.caller_id_name AS floor_caller_id_name,
-  fc.from_number AS floor_from_number
+  fc.from_number AS floor_from_number,
+  fp.on_hold AS floor_on_hold, fp.muted AS floor_muted, fp.status AS floor_status
 FROM conferences c
 LEFT JOIN participants fp ON fp.conference_id = c.id AND fp.call_control_id = c.floor_call_control_id
 LEFT JOIN calls fc ON fc.call_control_id = c.floor_call_control_id
@@ -201,9 +203,17 @@ class Queries:
 
     def audit_entries(self, *, user_name: str | None = None, action: str | None = None,
                       conference_id: str | None = None, since: datetime | None = None,
-                      until: datetime | None = None, limit: int | None = 500) -> list[dict]:
-        """Audit entries newest first, filtered by who, what, which conference and [since, until)."""
+                      until: datetime | None = None, limit: int | None = 500,
+                      before: tuple[str, str] | None = None) -> list[dict]:
+        """Audit entries newest first, filtered by who, what, which conference and [since, until).
+
+        `before` is an (at, id) the entries must come after, newest first: the next batch of an export.
+        Without a limit every match is read at once; an export reads batches (see audit_batches).
+        """
         clauses, params = [], []
+        if before is not None:
+            clauses.append("(at, id) < (?, ?)")
+            params += list(before)
         for column, value in (("user_name", user_name), ("action", action), ("conference_id", conference_id)):
             if value:
                 clauses.append(f"{column} = ?")
@@ -218,10 +228,20 @@ class Queries:
         sql += " ORDER BY at DESC, id DESC" + (" LIMIT ?" if limit else "")
         return [audit_view(row) for row in self._rows(sql, params + ([limit] if limit else []))]
 
+    def audit_batches(self, size: int = 500, **filters) -> Iterator[list[dict]]:
+        """Every audit entry matching the filters, newest first, read `size` at a time through the index on time."""
+        before = None
+        while True:
+            batch = self.audit_entries(**filters, limit=size, before=before)
+            if batch:
+                yield batch
+            if len(batch) < size:
+                return
+            before = (batch[-1]["at"], batch[-1]["id"])
+
     def audit_choices(self) -> dict[str, list[str]]:
-        """The users and actions the audit trail holds, for its filters."""
-        return {column: [row[column] for row in self._rows(
-                    f"SELECT DISTINCT {column} FROM audit WHERE {column} IS NOT NULL ORDER BY {column}")]
+        """The users and actions the audit trail holds, for its filters (one index step per distinct value)."""
+        return {column: [row["value"] for row in self._rows(distinct_sql("audit", column))]
                 for column in ("user_name", "action")}
 
     def call_states(self, call_control_ids: Iterable[str]) -> dict[str, str | None]:
@@ -239,8 +259,9 @@ class Queries:
         return bool(self._rows("SELECT 1 AS found FROM events WHERE id = ?", [event_id]))
 
     def event_count(self) -> int:
-        """How many events the log holds."""
-        return self._rows("SELECT count(*) AS n FROM events")[0]["n"]
+        """How many events the log holds (a tally SQLite keeps with each insert and delete)."""
+        rows = self._rows("SELECT events AS n FROM event_tally WHERE id = 1")
+        return rows[0]["n"] if rows else 0
 
     def last_event_received_at(self) -> datetime | None:
         """When the newest event was stored, or None for an empty log."""
@@ -292,15 +313,55 @@ class Queries:
         A row SQLite cannot read as JSON (NaN, say) is matched by the text it was stored with, and
         comes back as an UNREADABLE marker, so the timeline can say an event there was unreadable.
         """
-        readable, unreadable, params, texts = [], [], [], []
-        for name, value in (("call_control_id", call_control_id), ("conference_id", conference_id)):
-            if value is not None:
-                readable.append(f"json_extract(payload, '$.{name}') = ?")
-                unreadable.append("instr(payload, ?) > 0")
-                params.append(value)
-                texts.append(json.dumps({name: value})[1:-1])  # as the event log writes it: "name": "value"
-        if not readable:
+        calls = [call_control_id] if call_control_id is not None else []
+        conferences = [conference_id] if conference_id is not None else []
+        return self.logged_events_naming(calls, conferences)
+
+    def logged_events_naming(self, call_control_ids: Iterable[str] = (), conference_ids: Iterable[str] = (), *,
+                             event_types: Iterable[str] | None = None, in_arrival_order: bool = False) -> list[Event]:
+        """Logged events naming any of these call legs or conferences, oldest first, unreadable rows as markers.
+
+        Read through the indices on the id each payload names (schema.EVENT_CALL, EVENT_CONFERENCE);
+        rows SQLite cannot read are indexed apart, under 0, and matched by their text. Oldest first
+        means by when they happened, or by when they were logged if `in_arrival_order`. With
+        `event_types`, only events of those types come back (and no unreadable rows).
+        """
+        clauses, params = [], []
+        for expression, name, values in ((EVENT_CALL, "call_control_id", list(dict.fromkeys(call_control_ids))),
+                                         (EVENT_CONFERENCE, "conference_id", list(dict.fromkeys(conference_ids)))):
+            if not values:
+                continue
+            marks = ",".join("?" * len(values))
+            texts = " OR ".join("instr(payload, ?) > 0" for _ in values)
+            clauses.append(f"({expression} IN ({marks}, 0) AND ({expression} IN ({marks})"
+                           f" OR (NOT json_valid(payload) AND ({texts}))))")
+            # as the event log writes it: "name": "value"
+            params += [*values, *values, *(json.dumps({name: value})[1:-1] for value in values)]
+        if not clauses:
             return []
-        sql = (f"SELECT * FROM events WHERE CASE WHEN json_valid(payload) THEN {' OR '.join(readable)}"
-               f" ELSE {' OR '.join(unreadable)} END ORDER BY order_key, rowid")
-        return self._logged(sql, params + texts, keep_unreadable=True)
+        where = f"({' OR '.join(clauses)})"
+        if event_types is not None:
+            types = list(event_types)
+            # unary +: the type narrows what the id index found; SQLite must not walk the type index instead
+            where += f" AND +event_type IN ({','.join('?' * len(types))})"
+            params += types
+        order = "rowid" if in_arrival_order else "order_key, rowid"
+        sql = f"SELECT * FROM events WHERE {where} ORDER BY {order}"
+        return self._logged(sql, params, keep_unreadable=event_types is None)
+
+
+def distinct_sql(table: str, column: str, where: str = "", index: str | None = None) -> str:
+    """The distinct non-null values of an indexed column, smallest first, one index step each.
+
+    SQLite reads every row for SELECT DISTINCT; this walks the index from one value to the next
+    instead, so its cost is the number of values, not of rows. `where` (an extra condition, which a
+    partial index may require) is ANDed into each step, and `index` names the index to walk when
+    SQLite would pick another. Rows come back as {"value": ...}.
+    """
+    extra = f" AND {where}" if where else ""
+    source = f"{table} INDEXED BY {index}" if index else table
+    return (f"WITH RECURSIVE seen(value) AS ("
+            f"SELECT min({column}) FROM {source} WHERE {column} IS NOT NULL{extra}"
+            f" UNION ALL SELECT (SELECT min({column}) FROM {source} WHERE {column} > seen.value{extra})"
+            f" FROM seen WHERE seen.value IS NOT NULL)"
+            f" SELECT value FROM seen WHERE value IS NOT NULL")

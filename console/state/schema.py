@@ -167,3 +167,44 @@ def create_agent_directory(db: Database) -> None:
 def index_live_conferences_newest_first(db: Database) -> None:
     """The dashboard lists the newest live conferences: an index in that order, so it reads only those."""
     db.execute("CREATE INDEX IF NOT EXISTS conferences_status_created ON conferences (status, created_at DESC, id)")
+
+
+# What a call timeline looks events up by: the call leg or conference an event names, read from its
+# payload by SQLite itself, so an index on the expression finds them however the row was written.
+# A row SQLite cannot read as JSON (NaN, say) is indexed under 0, where the timeline looks for such
+# rows by their text. Queries must spell these exactly so, or SQLite will not use the index.
+EVENT_CALL = "(CASE WHEN json_valid(payload) THEN json_extract(payload, '$.call_control_id') ELSE 0 END)"
+EVENT_CONFERENCE = "(CASE WHEN json_valid(payload) THEN json_extract(payload, '$.conference_id') ELSE 0 END)"
+
+
+@migrations()
+def index_every_read(db: Database) -> None:
+    """Indices so that no page, hub tick, reconcile pass or alert round reads a whole table that grows with time.
+
+    Call timelines and history rows find events by the call or conference they name; history,
+    alerts and KPIs read the log by type and time; the audit page filters by action, and the write
+    path finds the entries still awaiting a confirming webhook, and whether an event already
+    confirms one, without reading the trail; the dashboard lists every queue's waiting callers by
+    status; signing in forgets old sessions by their last moment; readiness reads a tally of the
+    log instead of counting it (tests/state/test_query_plans.py checks all of this).
+    """
+    db.execute(f"CREATE INDEX IF NOT EXISTS events_by_call ON events {EVENT_CALL}")
+    db.execute(f"CREATE INDEX IF NOT EXISTS events_by_conference ON events {EVENT_CONFERENCE}")
+    db.execute("CREATE INDEX IF NOT EXISTS events_by_type_and_time ON events (event_type, occurred_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS audit_by_action ON audit (action, at)")
+    db.execute("CREATE INDEX IF NOT EXISTS audit_by_confirmation ON audit (confirmed_by)"
+               " WHERE confirmed_by IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS audit_awaiting ON audit (awaits_event_type, at)"
+               " WHERE confirmed_by IS NULL AND awaits_event_type IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS queue_calls_by_status ON queue_calls (status, queue_name, enqueued_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS sessions_forgotten ON sessions (coalesce(ended_at, last_seen_at))")
+    # How many events the log holds, kept by SQLite with every insert and delete however made: a count(*)
+    # would read the whole log on every readiness probe.
+    db.execute("CREATE TABLE IF NOT EXISTS event_tally"
+               " (id INTEGER PRIMARY KEY CHECK (id = 1), events INTEGER NOT NULL)")
+    db.execute("INSERT OR REPLACE INTO event_tally (id, events) SELECT 1, count(*) FROM events")
+    db.execute("CREATE TRIGGER IF NOT EXISTS events_tally_insert AFTER INSERT ON events"
+               " BEGIN UPDATE event_tally SET events = events + 1 WHERE id = 1; END")
+    db.execute("CREATE TRIGGER IF NOT EXISTS events_tally_delete AFTER DELETE ON events"
+               " BEGIN UPDATE event_tally SET events = events - 1 WHERE id = 1; END")
+

@@ -25,20 +25,25 @@ from sqlite_utils import Database
 from console.state.batch import Batch, select_rows
 from console.state.event_writes import UnusableEvent, writes_for
 from console.state.projection import KEYS, Write, order_key
-from console.state.queries import Queries
+from console.state.queries import Queries, distinct_sql
 from console.state.schema import AUDIT_COLUMNS, AUDIT_EVENT, migrations
 from console.telnyx.events import CONSOLE, Event, format_timestamp
 
 log = logging.getLogger("console.store")
 
+# Read by arrival time from the entry's moment on (the unary + keeps SQLite off the event-type index,
+# which would read every event of the type ever logged), and skipping events that already confirm one.
 _EARLIER_CONFIRMATION = """
 SELECT id, event_type, received_at FROM events
-WHERE event_type = ? AND received_at >= ?
+WHERE +event_type = ? AND received_at >= ?
   AND CASE WHEN json_valid(payload) THEN json_extract(payload, '$.' || ?) END = ?
-  AND id NOT IN (SELECT confirmed_by FROM audit WHERE confirmed_by IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM audit WHERE audit.confirmed_by = events.id)
 ORDER BY received_at, rowid
 LIMIT 1
 """
+# The event types audit entries still wait for, read from the index of unconfirmed entries only (the
+# index on all entries would step through every confirmed one of a type to find none waiting).
+_AWAITED = distinct_sql("audit", "awaits_event_type", "confirmed_by IS NULL", index="audit_awaiting")
 
 
 class Writer:
@@ -60,9 +65,7 @@ class Writer:
 
     def _awaits(self, event_type: str) -> bool:
         if self._awaited is None:
-            self._awaited = {row["awaits_event_type"] for row in select_rows(
-                self._db, "SELECT DISTINCT awaits_event_type FROM audit"
-                          " WHERE confirmed_by IS NULL AND awaits_event_type IS NOT NULL")}
+            self._awaited = {row["value"] for row in select_rows(self._db, _AWAITED)}
         return event_type in self._awaited
 
     def apply(self, event: Event) -> bool:

@@ -166,7 +166,10 @@ def timeline_title(call_control_id: str, events: list[Event], leg: dict | None =
 
 
 def queued_call_outcomes(events: list[Event]) -> list[dict]:
-    """One row per queue visit: who, which queue, when, how long, and how it ended (newest first)."""
+    """One row per queue visit: who, which queue, when, how long, and how it ended (newest first).
+
+    `event_id` names the call.enqueued event that opened the visit.
+    """
     callers: dict[str, dict] = {}
     visits: dict[str, dict] = {}
     rows = []
@@ -187,9 +190,10 @@ def _follow_visit(event: Event, callers: dict[str, dict], visits: dict[str, dict
         callers[ccid] = {"from_number": p.get("from"), "to_number": p.get("to"),
                          "name": p.get("caller_id_name") or p.get("from")}
     elif event.event_type == "call.enqueued" and ccid:
-        visit = {"call_control_id": ccid, "queue": p.get("queue"), "enqueued_at": event.ordered_at,
-                 "position": p.get("current_position"), "left_at": None, "wait": None, "outcome": "waiting",
-                 "reason": None, **callers.get(ccid, {"from_number": None, "to_number": None, "name": None})}
+        visit = {"event_id": event.id, "call_control_id": ccid, "queue": p.get("queue"),
+                 "enqueued_at": event.ordered_at, "position": p.get("current_position"), "left_at": None,
+                 "wait": None, "outcome": "waiting", "reason": None,
+                 **callers.get(ccid, {"from_number": None, "to_number": None, "name": None})}
         visits[ccid] = visit
         rows.append(visit)
     elif event.event_type in ("call.dequeued", "call.hangup") and ccid in visits:

@@ -8,28 +8,40 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 
 from console.queues.acks import alert_entries
-from console.queues.figures import events_for, kpi_settings
-from console.queues.kpis import intervals
-from console.state.store import get_store
-from console.state.timeline import (
-    conferences_joined,
-    matches,
-    queued_call_outcomes,
-    timeline,
-    timeline_title,
+from console.queues.figures import figure_intervals, kpi_settings
+from console.state.history_rows import (
+    BadCursor,
+    Cursor,
+    ended_conferences_page,
+    queued_calls,
+    queued_calls_page,
 )
+from console.state.store import get_store
+from console.state.timeline import conferences_joined, timeline, timeline_title
 
 history = Blueprint("history", __name__)
 
-OUTCOME_TYPES = ("call.initiated", "call.enqueued", "call.dequeued", "call.hangup")
-MAX_CONFERENCES = 500
 ALERTS_SHOWN = 200
+CALL_COLUMNS = ["call_control_id", "caller", "from", "to", "queue", "position", "enqueued_at", "left_at",
+                "wait_seconds", "outcome", "reason"]
+KPI_COLUMNS = ["interval_start", "queue", "target", "offered", "answered", "answered_in_target", "abandoned",
+               "short_abandoned", "abandon_rate", "service_level", "average_speed_of_answer", "average_handle_time",
+               "waiting_at_end", "longest_wait_at_end"]
 
 
 def day_bounds(text: str | None, zone_name: str) -> tuple[date, datetime, datetime]:
@@ -44,34 +56,32 @@ def day_bounds(text: str | None, zone_name: str) -> tuple[date, datetime, dateti
     return day, start.astimezone(UTC), end.astimezone(UTC)
 
 
-def history_screen(store, config, text: str, day_text: str | None) -> dict:
-    """Queued-call outcomes and ended conferences for one day, filtered by the search text."""
-    day, start, end = day_bounds(day_text, config.get("CONSOLE_TIMEZONE") or "UTC")
-    calls = [row for row in queued_call_outcomes(store.logged_events_of_types(OUTCOME_TYPES, since=start - timedelta(hours=12), until=end))
-             if row["enqueued_at"] and start <= row["enqueued_at"] < end and matches(row, text)]
-    conferences = []
-    for conference in store.ended_conferences(MAX_CONFERENCES):
-        ended = _moment(conference.get("ended_at"))
-        if ended and start <= ended < end and matches({"name": conference.get("name"), "id": conference.get("id")}, text):
-            conferences.append(conference)
-    return {"calls": calls, "conferences": conferences, "day": day, "q": text, "zone": config.get("CONSOLE_TIMEZONE") or "UTC"}
-
-
-def _moment(value) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not value:
+def page_cursor(name: str, key_type: type) -> Cursor | None:
+    """The cursor in ?<name>=, or 400 with words when the link is not one the console made."""
+    token = request.args.get(name, "").strip()
+    if not token:
         return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return Cursor.read(token, key_type)
+    except BadCursor as exc:
+        abort(400, description=f"That page link (“{name}”) is not valid: {exc}. "
+                               "Open History again to start from the newest rows.")
+
+
+def history_screen(store, config, text: str, day_text: str | None, calls_at: Cursor | None = None,
+                   conferences_at: Cursor | None = None) -> dict:
+    """One page of a day's queued-call outcomes and one of its ended conferences, filtered by the search text."""
+    day, start, end = day_bounds(day_text, config.get("CONSOLE_TIMEZONE") or "UTC")
+    calls = queued_calls_page(store, start, end, text, calls_at)
+    conferences = ended_conferences_page(store, start, end, text, conferences_at)
+    return {"calls": calls.rows, "conferences": conferences.rows, "calls_page": calls,
+            "conferences_page": conferences, "day": day, "q": text, "zone": config.get("CONSOLE_TIMEZONE") or "UTC"}
 
 
 def call_timeline(store, call_control_id: str) -> list:
     """Every step of one call, including its conferences while it was in them."""
     own = store.logged_events_about(call_control_id=call_control_id)
-    events = list(own)
-    for conference_id in conferences_joined(own, call_control_id):
-        events += store.logged_events_about(conference_id=conference_id)
+    events = own + store.logged_events_naming(conference_ids=conferences_joined(own, call_control_id))
     names = {}
     for conference_id in conferences_joined(own, call_control_id):
         conference = store.conference(conference_id)
@@ -86,36 +96,77 @@ def call_timeline(store, call_control_id: str) -> list:
     return timeline(call_control_id, events, {leg: name for leg, name in names.items() if isinstance(name, str)})
 
 
-def _csv(rows: list[list], filename: str) -> Response:
+def _csv_lines(rows: Iterable[list]) -> Iterator[str]:
+    """Each row as one CSV line, written as it comes."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return Response(buffer.getvalue(), mimetype="text/csv",
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _streamed_csv(rows: Iterable[list], filename: str) -> Response:
+    """A CSV download sent as it is made: memory holds a batch of rows, not the day."""
+    return Response(_csv_lines(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def page_links(screen: dict, args) -> dict[str, dict[str, str | None]]:
+    """Each list's links to its newest, newer and older page; the other list keeps its place."""
+    base = {"q": screen["q"] or None, "date": screen["day"].isoformat()}
+    links = {}
+    for name, other in (("calls", "conferences"), ("conferences", "calls")):
+        page, keep = screen[f"{name}_page"], {other: args.get(other) or None, "_anchor": f"history-{name}"}
+        links[name] = {
+            "newest": url_for("history.page", **base, **keep) if args.get(name) else None,
+            "newer": url_for("history.page", **base, **keep, **{name: page.newer.token()}) if page.newer else None,
+            "older": url_for("history.page", **base, **keep, **{name: page.older.token()}) if page.older else None,
+        }
+    return links
 
 
 @history.get("/history")
 def page():
-    """Search ended conferences and queued calls by name, number and date."""
-    screen = history_screen(get_store(), current_app.config, request.args.get("q", ""), request.args.get("date"))
-    return render_template("history.html", page_name="history", **screen)
+    """Search ended conferences and queued calls by name, number and date, a page at a time."""
+    screen = history_screen(get_store(), current_app.config, request.args.get("q", ""), request.args.get("date"),
+                            page_cursor("calls", int), page_cursor("conferences", str))
+    return render_template("history.html", page_name="history", links=page_links(screen, request.args), **screen)
+
+
+def call_rows(store, start: datetime, end: datetime, text: str) -> Iterator[list]:
+    """The queued-calls CSV: its header, then one line per queued call, newest first."""
+    yield CALL_COLUMNS
+    for row in queued_calls(store, start, end, text):
+        yield [row["call_control_id"], row["name"] or "", row["from_number"] or "", row["to_number"] or "",
+               row["queue"], row["position"] or "", _iso(row["enqueued_at"]), _iso(row["left_at"]),
+               "" if row["wait"] is None else f"{row['wait']:.1f}", row["outcome"], row["reason"] or ""]
 
 
 @history.get("/history/calls.csv")
 def calls_csv():
-    """The queued calls of a day (and search) as CSV."""
-    screen = history_screen(get_store(), current_app.config, request.args.get("q", ""), request.args.get("date"))
-    rows = [["call_control_id", "caller", "from", "to", "queue", "position", "enqueued_at", "left_at",
-             "wait_seconds", "outcome", "reason"]]
-    for row in screen["calls"]:
-        rows.append([row["call_control_id"], row["name"] or "", row["from_number"] or "", row["to_number"] or "",
-                     row["queue"], row["position"] or "", _iso(row["enqueued_at"]), _iso(row["left_at"]),
-                     "" if row["wait"] is None else f"{row['wait']:.1f}", row["outcome"], row["reason"] or ""])
-    return _csv(rows, f"queued-calls-{screen['day']}.csv")
+    """The queued calls of a day (and search) as CSV, streamed."""
+    config = current_app.config
+    day, start, end = day_bounds(request.args.get("date"), config.get("CONSOLE_TIMEZONE") or "UTC")
+    return _streamed_csv(call_rows(get_store(), start, end, request.args.get("q", "")), f"queued-calls-{day}.csv")
+
+
+def kpi_rows(store, config, start: datetime, end: datetime, step: int) -> Iterator[list]:
+    """The KPI CSV: its header, then each interval's figures per queue."""
+    yield KPI_COLUMNS
+    for moment, figures in figure_intervals(store, start, end, timedelta(seconds=step), kpi_settings(config)):
+        for queue in sorted(figures):
+            f = figures[queue].as_dict()
+            yield [_iso(moment), queue, f["target"], f["offered"], f["answered"], f["answered_in_target"],
+                   f["abandoned"], f["short_abandoned"], _number(f["abandon_rate"]), _number(f["service_level"]),
+                   _number(f["average_speed_of_answer"]), _number(f["average_handle_time"]), f["waiting"],
+                   _number(f["longest_wait"])]
 
 
 @history.get("/history/kpis.csv")
 def kpis_csv():
-    """Queue KPIs of a day in intervals (`?interval=` seconds, default 900) as CSV."""
+    """Queue KPIs of a day in intervals (`?interval=` seconds, default 900) as CSV, streamed."""
     config = current_app.config
     day, start, end = day_bounds(request.args.get("date"), config.get("CONSOLE_TIMEZONE") or "UTC")
     try:
@@ -123,19 +174,7 @@ def kpis_csv():
     except ValueError:
         abort(400, description="interval must be a whole number of seconds")
     end = min(end, datetime.now(UTC)) if start < datetime.now(UTC) else end
-    rows = [["interval_start", "queue", "target", "offered", "answered", "answered_in_target", "abandoned",
-             "short_abandoned", "abandon_rate", "service_level", "average_speed_of_answer", "average_handle_time",
-             "waiting_at_end", "longest_wait_at_end"]]
-    store = get_store()
-    for moment, figures in intervals(events_for(store, start, end), start, end, timedelta(seconds=step),
-                                     kpi_settings(config)):
-        for queue in sorted(figures):
-            f = figures[queue].as_dict()
-            rows.append([_iso(moment), queue, f["target"], f["offered"], f["answered"], f["answered_in_target"],
-                         f["abandoned"], f["short_abandoned"], _number(f["abandon_rate"]), _number(f["service_level"]),
-                         _number(f["average_speed_of_answer"]), _number(f["average_handle_time"]), f["waiting"],
-                         _number(f["longest_wait"])])
-    return _csv(rows, f"queue-kpis-{day}.csv")
+    return _streamed_csv(kpi_rows(get_store(), dict(config), start, end, step), f"queue-kpis-{day}.csv")
 
 
 def _iso(moment) -> str:
