@@ -228,6 +228,7 @@
 
   function afterMessage(evt) {
     document.body.setAttribute("data-synced", "");
+    freezeEnded();
     markDataFresh();
     tick(document, false);
     localTimes(document);
@@ -253,6 +254,47 @@
                incoming.getAttribute("data-status") === "completed") {
       announce(incoming.getAttribute("data-ended-notice"));
     }
+  }
+
+  /* ---- forms htmx has not wired yet ------------------------------------------------------ */
+
+  /* htmx wires content it swaps in when that content settles (20 ms later, more on a busy machine).
+     A click in between would post the form natively: a full page load, and a page that was live is
+     gone. htmx cancels every submit it handles, so one that reaches the document uncancelled, from a
+     form meant for htmx, is held back and replayed once htmx has wired the form. */
+  var HTMX_POST = "[hx-post], [data-hx-post]";
+  var replaying = new WeakSet();
+
+  function holdNativeSubmit(evt) {
+    var form = evt.target;
+    if (evt.defaultPrevented || !window.htmx || !form || form.tagName !== "FORM") { return; }
+    var submitter = evt.submitter || null;
+    if (!form.matches(HTMX_POST) && !(submitter && submitter.matches(HTMX_POST))) { return; }
+    evt.preventDefault();
+    if (replaying.has(form)) { return; }  /* htmx refused it even wired: never post it natively */
+    replaying.add(form);
+    htmx.process(form);
+    window.setTimeout(function () {  /* after this submit event: a form ignores a submit inside its own */
+      try {
+        if (!document.body.contains(form)) { return; }
+        if (submitter && form.contains(submitter)) { submitter.click(); } else { form.requestSubmit(); }
+      } finally {
+        replaying.delete(form);
+      }
+    }, 0);
+  }
+
+  /* ---- an ended conference --------------------------------------------------------------- */
+
+  /* Once a conference page's header says it ended (on load, or pushed live), nothing on the page
+     can act on it: the server replaces its controls, and anything still on screen is disabled. */
+  function freezeEnded() {
+    var head = document.querySelector(".conference-head[data-status='completed']");
+    var page = head && head.closest("#conference-page");
+    if (!page) { return; }
+    page.querySelectorAll("button, input, select, textarea").forEach(function (control) {
+      if (!control.disabled) { control.disabled = true; }
+    });
   }
 
   /* ---- counts and filter ----------------------------------------------------------------- */
@@ -304,7 +346,8 @@
     document.addEventListener("htmx:wsBeforeMessage", beforeMessage);
     document.addEventListener("htmx:wsAfterMessage", afterMessage);
     document.addEventListener("htmx:oobBeforeSwap", beforeOobSwap);
-    document.addEventListener("htmx:afterSwap", function () { tick(document, false); localTimes(document); refreshCounts(); applyFilters(); });
+    document.addEventListener("htmx:afterSwap", function () { tick(document, false); localTimes(document); refreshCounts(); applyFilters(); freezeEnded(); });
+    document.addEventListener("submit", holdNativeSubmit);
     document.addEventListener("input", function (evt) {
       if (evt.target.matches && evt.target.matches("input[data-filter-rows]")) { applyFilters(); }
     });
@@ -312,6 +355,7 @@
     tick(document, false);
     localTimes(document);
     applyFilters();
+    freezeEnded();
     window.setInterval(function () { tick(document, true); }, 1000);
   });
 })();

@@ -7,7 +7,13 @@
 // 2. Refusals (no line yet, nobody ticked, Telnyx said no) come back as 4xx/5xx carrying the box with
 //    the reason, so they are swapped in like a success.
 // 3. M monitor, W whisper to the ticked people, B barge (opens the confirm), L leave; never while
-//    typing in a field, and never to answer the barge question.
+//    typing in a field, and never to answer the barge question. A box swapped in a moment ago is not
+//    wired up by htmx until it settles; the shortcut wires it first, so the press is never a native
+//    form post (a full page load).
+// 4. A box never fetches itself while one of its own requests is on the way: that answer would
+//    replace the box and drop the fresher one. The change waits and is fetched once the box settles.
+// 5. When the conference ends (its header turns to "completed"), every box fetches itself at once,
+//    whatever it was doing: there is nothing left to confirm or type.
 (function () {
   "use strict";
 
@@ -18,6 +24,7 @@
 
   var SHORTCUTS = ["m", "w", "b", "l"];
   var stale = false;
+  var ended = false;
   var focusAfterRefresh = null;
 
   function typing(element) {
@@ -31,7 +38,19 @@
     return tag === "TEXTAREA" || tag === "SELECT" || element.isContentEditable;
   }
 
+  // Whether a request that answers with a supervision box (a mode button, a line command, a card's
+  // whisper, a refresh) is on its way.
+  var ASKING = "[data-supervision].htmx-request, [data-supervision] .htmx-request, .card-supervise.htmx-request";
+
+  function busy() {
+    return document.querySelector(ASKING) !== null;
+  }
+
   function refreshBoxes() {
+    if (busy()) {
+      stale = true; // fetched again once that answer has settled (htmx:afterSettle below)
+      return;
+    }
     var boxes = document.querySelectorAll("[data-supervision-refresh]");
     boxes.forEach(function (box) {
       var active = document.activeElement;
@@ -39,13 +58,14 @@
       if (!box.getClientRects().length) {
         return; // hidden (a read-only viewer's page): nothing to fetch
       }
-      if (box.hasAttribute("data-confirming") || (focusInside && typing(active))) {
+      if (!ended && (box.hasAttribute("data-confirming") || (focusInside && typing(active)))) {
         stale = true;
         return;
       }
       if (focusInside && active.id) {
         focusAfterRefresh = active.id;
       }
+      htmx.process(box); // a box swapped in a moment ago has no listener yet: the trigger would go nowhere
       htmx.trigger(box, "supervision:refresh");
     });
   }
@@ -63,6 +83,14 @@
     }
     if (swapped.id === "supervision-signal") {
       stale = true;
+    } else if (swapped.classList.contains("conference-head") && swapped.getAttribute("data-status") === "completed") {
+      ended = true;
+      stale = true;
+      // The last step's outcome ("Barged in: everyone can hear you") is no longer true of anyone.
+      document.querySelectorAll("[data-supervision] [data-supervision-notice]").forEach(function (notice) {
+        notice.textContent = "";
+        notice.className = "supervision-notice";
+      });
     } else if (swapped.hasAttribute("data-audio-map") && audioSignature(swapped) !== audioSignature(event.detail.target)) {
       stale = true;
     }
@@ -91,8 +119,19 @@
     }
   });
 
+  // A push came while a box waited for an answer: fetch what changed once nothing is on the way.
+  function catchUp() {
+    if (stale && !busy()) {
+      stale = false;
+      refreshBoxes();
+    }
+  }
+
+  document.addEventListener("htmx:afterRequest", catchUp);
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
+    catchUp();
     if (!target || !target.closest || !document.body.contains(target)) {
       return;
     }
@@ -127,6 +166,9 @@
       return;
     }
     event.preventDefault();
+    if (window.htmx) {
+      htmx.process(box); // wires a box swapped in since the last settle; a no-op on one already wired
+    }
     button.click();
   });
 })();

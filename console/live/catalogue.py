@@ -15,6 +15,7 @@ from typing import Any
 from flask import get_template_attribute, request
 
 from console.live import agent_board
+from console.live.keys import split_keys
 from console.live.pieces import Piece, Window
 from console.live.screens import (
     DASHBOARD_CONFERENCE_LIMIT,
@@ -42,38 +43,14 @@ def _macro(name: str):
     return get_template_attribute("_macros.html", name)
 
 
+def _controls_of(conference: dict):
+    return get_template_attribute("_controls.html", "conference_controls")(conference)
+
+
 def _missing_queue(name: str) -> dict:
     """What a queue page shows once its queue is gone."""
     return {"name": name, "deleted": True, "current_size": 0, "max_size": None,
             "average_wait_time_secs": None, "oldest_enqueued_at": None, "oldest_waiting": []}
-
-
-def split_keys(keys: set[str]) -> dict[str, set]:
-    """Sort change keys by entity; queued-call keys are split using the queue keys beside them."""
-    found: dict[str, set] = {"conference": set(), "participant": set(), "queue": set(),
-                             "queue_call": set(), "recording": set()}
-    queue_call_rests = []
-    for key in keys:
-        kind, _, rest = key.partition(":")
-        if kind == "participant":
-            conference_id, _, call_control_id = rest.partition(":")
-            found["participant"].add((conference_id, call_control_id))
-        elif kind == "queue_call":
-            queue_call_rests.append(rest)
-        elif kind in found:
-            found[kind].add(rest)
-    # Queue names may contain ':' and so may call_control_ids; the store always reports the queue
-    # key alongside, so the longest queue name that prefixes the rest is the right split.
-    for rest in queue_call_rests:
-        names = [name for name in found["queue"] if rest.startswith(name + ":")]
-        if names:
-            name = max(names, key=len)
-            found["queue_call"].add((name, rest[len(name) + 1:]))
-        else:
-            name, _, call_control_id = rest.partition(":")
-            found["queue"].add(name)
-            found["queue_call"].add((name, call_control_id))
-    return found
 
 
 class LiveCatalogue:
@@ -111,6 +88,9 @@ class LiveCatalogue:
         for conference_id in sorted(found["conference"]):
             atoms += [("conference_row", conference_id), ("conference_header", conference_id),
                       ("media_state", conference_id), ("ended_row", conference_id)]
+            if self._ended(conference_id):
+                # An open page of a conference that just ended loses its controls (the header brings the banner).
+                atoms.append(("conference_controls", conference_id))
         touched = sorted(found["participant"])
         for conference_id in sorted({conference_id for conference_id, _ in touched}):
             touched += self._roster_change(conference_id)
@@ -166,7 +146,7 @@ class LiveCatalogue:
             return {"wallboard"}
         if kind == "agent_board":
             return {agent_board.WATCH}
-        if kind in ("conference_header", "media_state", "participant", "recording"):
+        if kind in ("conference_header", "media_state", "conference_controls", "participant", "recording"):
             return {f"conference:{atom[1]}"}
         return {f"queue:{atom[1]}"}
 
@@ -174,6 +154,9 @@ class LiveCatalogue:
 
     def _conference(self, conference_id: str):
         return self._cached(("conference", conference_id), lambda: get_store().conference(conference_id))
+
+    def _ended(self, conference_id: str) -> bool:
+        return (self._conference(conference_id) or {}).get("status") == "completed"
 
     def _recordings(self, conference_id: str):
         return self._cached(("recordings", conference_id),
@@ -217,7 +200,7 @@ class LiveCatalogue:
         line would be drawn again, equal but for the elapsed-time text the browser ticks anyway.
         """
         kind = atom[0]
-        if kind in ("conference_row", "conference_header", "media_state", "ended_row"):
+        if kind in ("conference_row", "conference_header", "media_state", "conference_controls", "ended_row"):
             return ("conference", self._conference(atom[1]))
         if kind == "participant":
             conference = self._conference(atom[1]) or {}
@@ -298,6 +281,12 @@ class LiveCatalogue:
         html = render(conference) if conference else None
         return Piece(dom_id("media-state", conference_id), html, order=(0, ""))
 
+    def _render_conference_controls(self, conference_id):
+        # Drawn only once the conference has ended: while it is live, the forms keep what is being typed.
+        conference = self._conference(conference_id)
+        html = _controls_of(conference) if conference and self._ended(conference_id) else None
+        return Piece(dom_id("conference-controls", conference_id), html, order=(0, ""))
+
     def _render_participant(self, conference_id, call_control_id):
         conference = self._conference(conference_id)
         participant = self._participant(conference_id, call_control_id)
@@ -375,6 +364,8 @@ class LiveCatalogue:
             parts = [oob(_macro("conference_header")(conference)),
                      oob(_macro("participant_cards")(conference, screen["participants"])),
                      oob(_macro("recording_list")(screen["recordings"]))]
+            if conference["status"] == "completed":  # it may have ended while this page was offline
+                parts.append(oob(_controls_of(conference)))
             shown = {dom_id("participant", subject, p["call_control_id"]) for p in screen["participants"]}
             shown |= {dom_id("recording", r["id"]) for r in screen["recordings"]}
         else:

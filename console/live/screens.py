@@ -153,6 +153,13 @@ def queue_screen(store, queue_name: str) -> dict | None:
     return {"queue": queue, "queued_calls": queued_call_views(store, store.queue_calls(queue_name))}
 
 
+def conference_watches(store) -> set[str]:
+    """The conference pages a signal for every header goes to: the live conferences and the recently ended
+    ones, since a page left open when its conference ended still shows the supervisor's line."""
+    conferences = [*store.live_conferences(), *store.ended_conferences(ENDED_LIMIT)]
+    return {f"conference:{conference['id']}" for conference in conferences}
+
+
 def ended_screen(store) -> dict:
     """The most recently ended conferences."""
     return {"conferences": store.ended_conferences(ENDED_LIMIT)}

@@ -15,6 +15,7 @@ from flask import current_app, get_template_attribute
 
 from console.live.catalogue import LiveCatalogue
 from console.live.pieces import Piece
+from console.live.screens import conference_watches
 from console.live.ui import oob, render_memo
 from console.queues.acks import QueueHealth, alert_entries, queue_health
 from console.state.store import get_store
@@ -75,7 +76,7 @@ class ShiftCatalogue(LiveCatalogue):
         if atom[0] == "line_bar_signal":
             store = get_store()
             return (set(HEADED_WATCHES) | {f"queue:{queue['name']}" for queue in store.queues()}
-                    | {f"conference:{conference['id']}" for conference in store.live_conferences()})
+                    | conference_watches(store))
         return super().topics(atom)
 
     def _inputs(self, atom: tuple):

@@ -5,7 +5,9 @@ participant: the supervisor role and whisper targets it recorded, and mute and h
 the spec's words for the roles. Nobody hears themselves. A participant on hold hears nobody and
 nobody hears them; a muted one is heard by nobody. Otherwise "none" and "barge" are heard by
 everyone, "monitor" by nobody, and "whisper" only by its whisper targets (with no targets a
-whisper is a monitor). Everyone who is not on hold hears everyone who reaches them.
+whisper is a monitor). Everyone who is not on hold hears everyone who reaches them. In words, the supervisor reads who
+hears them and who does not, each by name and role ("Alice (agent) hears you; Carol (customer)
+does not").
 """
 
 from __future__ import annotations
@@ -114,19 +116,68 @@ def join_names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+# A sentence names at most this many people; past it, the rest are "and N others".
+NAMED_AT_MOST = 4
+
+
+def who(party: Party) -> str:
+    """"Alice (agent)": the name, and who they are when the console knows, as the sentences say it."""
+    return f"{party.name} ({party.leg_role.label.lower()})" if party.leg_role else party.name
+
+
+def _some(parties: list[Party]) -> str:
+    """The people in words, the first few by name and the rest counted."""
+    names = [who(p) for p in parties]
+    if len(names) > NAMED_AT_MOST:
+        names = [*names[:NAMED_AT_MOST - 1], f"{len(names) - NAMED_AT_MOST + 1} others"]
+    return join_names(names)
+
+
 @dataclass(frozen=True)
 class Hearing:
-    """What one participant's microphone reaches, and what they hear, as sentences a supervisor reads."""
+    """What one participant's microphone reaches, and what they hear, as sentences a supervisor reads.
+
+    The microphone sentence comes in two parts, so a page can set who hears you above who does not:
+    `heard` ("Alice (agent) hears you") and `unheard` ("Carol (customer) does not", or "").
+    """
 
     call_control_id: str
     heard_by: tuple[str, ...]
     hears: tuple[str, ...]
-    microphone: str
+    heard: str
+    unheard: str
     listening: str
+
+    @property
+    def microphone(self) -> str:
+        return f"{self.heard}; {self.unheard}" if self.unheard else self.heard
 
     @property
     def live(self) -> bool:
         return bool(self.heard_by)
+
+
+def _by_role(parties: list[Party]) -> list[Party]:
+    """Agents first, then supervisors, customers and anyone unknown, each in conference order."""
+    rank = {"agent": 0, "supervisor": 1, "customer": 2}
+    return sorted(parties, key=lambda p: rank.get(p.leg_role.kind, 3) if p.leg_role else 3)
+
+
+def _microphone(me: Party, hearers: list[Party], others: list[Party]) -> tuple[str, str]:
+    """Who hears you and who does not, by name and role: ("Alice (agent) hears you", "Carol (customer) does not")."""
+    hearers, others = _by_role(hearers), _by_role(others)
+    if not hearers:
+        if me.on_hold:
+            return "You are on hold: you hear nobody and nobody hears you", ""
+        return ("You are muted: nobody hears you" if me.muted else "You are listening only: nobody hears you"), ""
+    deaf = [p for p in others if p not in hearers]
+    if not deaf and len(others) > 1:
+        if len(hearers) > NAMED_AT_MOST:
+            return f"Everyone in the conference hears you ({len(hearers)} people)", ""
+        return f"Everyone hears you: {join_names([who(p) for p in hearers])}", ""
+    # Everyone who hears is named, however many: that is who the supervisor must not surprise.
+    heard = f"{join_names([who(p) for p in hearers])} {'hears' if len(hearers) == 1 else 'hear'} you"
+    return heard, (f"{_some(deaf)} {'does' if len(deaf) == 1 else 'do'} not" if deaf else "")
 
 
 def hearing(paths: AudioPaths, call_control_id: str) -> Hearing | None:
@@ -137,17 +188,10 @@ def hearing(paths: AudioPaths, call_control_id: str) -> Hearing | None:
     heard_by = paths.heard_by(call_control_id)
     hears = paths.hears[call_control_id]
     others = [p for p in paths.parties if p.call_control_id != call_control_id]
-    if heard_by:
-        everyone = len(heard_by) == len(others) and len(others) > 1
-        microphone = f"Your microphone is live to{' everyone' if everyone else ''}: {join_names(paths.names(heard_by))}"
-    elif me.on_hold:
-        microphone = "You are on hold: you hear nobody and nobody hears you"
-    elif me.muted:
-        microphone = "You are muted: nobody hears you"
-    else:
-        microphone = "You are listening only: nobody hears you"
-    listening = f"You hear: {join_names(paths.names(hears))}" if hears else "You hear nobody"
-    return Hearing(call_control_id, tuple(heard_by), tuple(hears), microphone, listening)
+    heard, unheard = _microphone(me, [p for p in others if p.call_control_id in heard_by], others)
+    sources = _by_role([p for p in others if p.call_control_id in hears])
+    listening = f"You hear: {join_names([who(p) for p in sources])}" if sources else "You hear nobody"
+    return Hearing(call_control_id, tuple(heard_by), tuple(hears), heard, unheard, listening)
 
 
 def path_kind(a: Party, b: Party, a_to_b: bool, b_to_a: bool) -> str:

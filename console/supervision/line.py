@@ -200,7 +200,9 @@ def hang_up_line(supervisor: dict) -> str:
 # --- the modes --------------------------------------------------------------------------------
 
 
-def _ready_line(supervisor: dict) -> Line:
+def _ready_line(supervisor: dict, conference_id: str) -> Line:
+    if (get_store().conference(conference_id) or {}).get("status") == "completed":
+        raise SupervisionRefused("This conference has ended: there is nobody left to listen to.")
     line = line_of(supervisor)
     if line.status == "calling":
         raise SupervisionRefused("Answer your phone first: the console is still calling it.")
@@ -271,7 +273,7 @@ def _enter(conference_id: str, line: Line) -> dict:
 
 def monitor(conference_id: str, supervisor: dict) -> str:
     """Join as a monitor, or go back to monitoring on the same leg."""
-    line = _ready_line(supervisor)
+    line = _ready_line(supervisor, conference_id)
     member = _member(conference_id, line)
     if member is None:
         _join_as_monitor(conference_id, line)
@@ -294,7 +296,7 @@ def whisper(conference_id: str, supervisor: dict, targets: list[str], *, custome
     targets = list(dict.fromkeys(t for t in targets if t))
     if not targets:
         raise SupervisionRefused("Tick who should hear your whisper first.", 422)
-    line = _ready_line(supervisor)
+    line = _ready_line(supervisor, conference_id)
     present = {p["call_control_id"]: p for p in get_store().participants(conference_id)}
     gone = [t for t in targets if t not in present or t == line.call_control_id]
     if gone:
@@ -314,7 +316,7 @@ def whisper(conference_id: str, supervisor: dict, targets: list[str], *, custome
 
 def barge(conference_id: str, supervisor: dict) -> str:
     """Barge in: everyone hears the supervisor (the page asks first)."""
-    line = _ready_line(supervisor)
+    line = _ready_line(supervisor, conference_id)
     member = _enter(conference_id, line)
     _change_role(conference_id, line, member, "barge", [])
     return "Barged in: everyone in the conference can hear you."
@@ -368,12 +370,14 @@ def conference_panel(conference_id: str, supervisor: dict, *, selected: list[str
     mine = line.call_control_id if line.conference_id == conference_id else None
     member = next((p for p in present if p["call_control_id"] == mine), None)
     roles = roles_of(present)
-    others = [{**p, "leg_role": roles[p["call_control_id"]]} for p in present
+    labelled = [{**p, "leg_role": roles[p["call_control_id"]]} for p in present]
+    others = [p for p in labelled
               if p["call_control_id"] != line.call_control_id and (p.get("supervisor_role") or "none") == "none"]
     # Agents first: the whisper is meant for them, the customer is the one who must not hear it.
     candidates = sorted(others, key=lambda p: (not p["leg_role"].is_agent, p["leg_role"].is_customer))
     whispering = member is not None and member.get("supervisor_role") == "whisper"
     current = (member.get("whisper_call_control_ids") or []) if whispering else the_agent(candidates)
-    heard = hearing(audio_paths(present), mine) if member else None
+    # The sentence names everyone with who they are: "Alice (agent) hears you; Carol (customer) does not".
+    heard = hearing(audio_paths(labelled), mine) if member else None
     return Panel(conference, line, member, heard, candidates,
                  list(selected) if selected is not None else list(current), confirming)

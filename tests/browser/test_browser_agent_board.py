@@ -109,7 +109,7 @@ def test_an_agent_goes_ringing_on_a_call_wrap_up_and_idle(simulator, live_consol
     page.locator(f"#{dom_id('agent-action', 'Alice', 'whisper')}").click()
     expect(page).to_have_url(f"{live_console.url}/conferences/{conference_id}", timeout=5000)
     expect(page.locator("[data-supervision] [data-hearing-sentence]")).to_have_text(
-        "Your microphone is live to: Alice", timeout=5000)
+        "Alice (agent) hears you; Carol Jones (customer) does not", timeout=5000)
     expect(page.locator(f"#{dom_id('whisper-target', conference_id, agent)}")).to_be_checked()
 
     # Her call ends: wrap-up, then idle once CONSOLE_WRAP_UP_SECONDS have passed (no event marks that).

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from console.live.ui import dom_id
 from console.simulator.world import WorldError
 from console.state.store import get_store
-from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
+from tests.live_servers import *
 from tests.signing_in import csrf_client
 from tests.waiting import wait_for
 

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from console.live.ui import dom_id
-from tests.live_servers import *  # noqa: F403  (simulator, live_console fixtures)
 from tests.browser.test_browser_live import open_live, queue_caller, start_conference
+from tests.live_servers import *
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser

@@ -141,6 +141,17 @@ def test_conference_page_follows_participants_and_the_floor(page, simulator, liv
     expect(row(page, "participant", conference_id, ada).locator(".badge-talking")).to_have_text("Talking", timeout=1000)
     expect(carl_card.locator(".badge-talking")).to_have_count(0, timeout=1000)
 
+    # Ada keeps the floor on hold or muted, but nobody hears her: neither the header nor her card says talking.
+    talking_now = row(page, "conference-header", conference_id).locator("div", has_text="Talking now").locator("dd")
+    ada_card = row(page, "participant", conference_id, ada)
+    expect(talking_now).to_have_text("Ada")
+    for press, now_talking in (("Hold", "No one"), ("Unhold", "Ada"), ("Mute", "No one"), ("Unmute", "Ada")):
+        ada_card.get_by_role("button", name=f"{press} Ada").click()  # Telnyx sends no webhook for these
+        expect(talking_now).to_have_text(now_talking, timeout=5000)
+        if press == "Hold":
+            expect(ada_card.locator(".badge-hold")).to_have_text("On hold")
+            expect(ada_card.locator(".badge-talking")).to_have_count(0)
+
     world.conference_action(conference_id, "leave", {"call_control_id": bob})
     expect(row(page, "participant", conference_id, bob)).to_have_count(0, timeout=1000)
     expect(page.locator("[data-count-of='participant-cards']")).to_have_text("2", timeout=1000)

@@ -7,6 +7,7 @@ from playwright.sync_api import Page, expect
 
 from console.live.ui import dom_id
 from tests.browser import test_browser_supervision as supervision_tests
+from tests.browser.test_browser_phone import overflow
 from tests.browser.test_browser_supervision import (  # noqa: F401  (fixtures: the console settings, the room)
     my_line,
     no_page_errors,
@@ -42,6 +43,7 @@ def test_the_whisper_list_ticks_the_agent_and_a_customer_needs_the_worded_confir
             page.set_viewport_size({"width": width, "height": 1000})
             page.emulate_media(color_scheme=scheme)
             page.screenshot(path=str(artifacts_dir / f"shift-safety-supervisor-{width}-{scheme}.png"), full_page=True)
+            assert overflow(page) == "", f"the supervisor's panel scrolls sideways at {width} px ({scheme})"
     page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 1440, "height": 1000})
 

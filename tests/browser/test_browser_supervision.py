@@ -128,7 +128,8 @@ def test_supervisor_connects_monitors_whispers_barges_and_leaves(page: Page, bro
 
     page.locator(f"#{dom_id('whisper-target', conference_id, agent)}").check()
     page.keyboard.press("w")
-    expect(sentence(page)).to_have_text("Your microphone is live to: Agent Alice", timeout=5000)
+    expect(sentence(page)).to_have_text("Agent Alice (agent) hears you; Customer Carol (customer) does not",
+                                     timeout=5000)
     settle(page, simulator, conference_id, me)
     my_card_elsewhere = other.locator(f"#{dom_id('participant', conference_id, me)}")
     expect(my_card_elsewhere).to_contain_text("Supervisor · whisper", timeout=5000)
@@ -145,7 +146,8 @@ def test_supervisor_connects_monitors_whispers_barges_and_leaves(page: Page, bro
     expect(page.get_by_role("button", name="Cancel")).to_be_focused()
     assert simulator_truth(simulator, conference_id)["hears"][customer].count(me) == 0, "asking must not barge"
     confirm.click()
-    expect(sentence(page)).to_contain_text("Your microphone is live to everyone", timeout=5000)
+    expect(sentence(page)).to_have_text("Everyone hears you: Agent Alice (agent) and Customer Carol (customer)",
+                                     timeout=5000)
     settle(page, simulator, conference_id, me)
     expect(other.locator(f"#{dom_id('participant', conference_id, me)}")).to_contain_text("Supervisor · barge",
                                                                                          timeout=5000)
@@ -175,3 +177,71 @@ def test_shortcuts_do_nothing_while_typing(page: Page, live_console, simulator, 
     page.locator("h1").click()
     page.keyboard.press("m")
     expect(sentence(page)).to_have_text("You are listening only: nobody hears you", timeout=5000)
+
+
+# --- races between a box's own answer, htmx's wiring and live pushes --------------------------------
+
+
+def connected(page: Page, live_console, conference_id: str) -> str:
+    """Open the conference, connect the line and leave the focus outside every field; the line's id."""
+    open_conference(page, live_console.url, conference_id)
+    page.get_by_role("button", name="Connect my line").click()
+    expect(page.get_by_role("button", name="Monitor this call")).to_be_visible(timeout=5000)
+    page.locator("h1").click()
+    return my_line(live_console)
+
+
+def swapped_not_yet_wired(page: Page) -> None:
+    """Fetch the box again and stop in the moment after htmx swapped it in and before it wired it (settled).
+
+    htmx wires new content when it settles, 20 ms after the swap, or much later on a loaded machine;
+    the test stretches that moment so a click or a key press surely lands in it.
+    """
+    page.evaluate("htmx.config.defaultSettleDelay = 3000")
+    page.evaluate("htmx.trigger(document.querySelector('[data-supervision] .supervisor-panel-body'), "
+                  "'supervision:refresh')")
+    expect(page.locator("[data-supervision] .supervisor-panel-body.htmx-added")).to_have_count(1, timeout=5000)
+
+
+def test_a_key_or_a_click_on_a_box_just_swapped_in_is_not_a_full_page_post(page: Page, live_console, simulator,
+                                                                             room):
+    conference_id, _customer, _agent = room
+    connected(page, live_console, conference_id)
+
+    swapped_not_yet_wired(page)
+    page.keyboard.press("m")
+    expect(sentence(page)).to_have_text("You are listening only: nobody hears you", timeout=10_000)
+    assert page.evaluate("window.__sameDocument === true"), "the shortcut posted the form natively"
+
+    swapped_not_yet_wired(page)
+    page.get_by_role("button", name="Whisper to ticked").click()  # the call's agent is ticked already
+    expect(sentence(page)).to_have_text("Agent Alice (agent) hears you; Customer Carol (customer) does not",
+                                        timeout=10_000)
+    assert page.evaluate("window.__sameDocument === true"), "the click posted the form natively"
+    page.evaluate("htmx.config.defaultSettleDelay = 20")
+
+
+def test_a_push_that_comes_while_the_box_waits_for_its_answer_is_fetched_after_it(page: Page, live_console,
+                                                                                    simulator, room):
+    """The answer to "Monitor" is drawn before Telnyx's webhook says the line joined; the push saying so can
+    reach the page before that answer does. The box must fetch itself after the answer, not before it."""
+    conference_id, _customer, _agent = room
+    me = connected(page, live_console, conference_id)
+    held = []
+
+    def hold_answer(route):
+        held.append((route, route.fetch()))  # the server acts and answers now; the page gets it later
+
+    page.route("**/supervision/monitor", hold_answer)
+    simulator.chaos.update(delay_ms=800)  # the join's webhook comes well after the answer is drawn
+    page.keyboard.press("m")
+    try:
+        expect(page.locator(f"[data-audio-map] .node[data-call-control-id='{me}']")).to_have_count(1, timeout=10_000)
+    finally:
+        simulator.chaos.update(delay_ms=0)
+    assert len(held) == 1
+    route, answer = held[0]
+    assert "data-hearing-sentence" not in answer.text(), "the answer already knew of the join: no race to test"
+    route.fulfill(response=answer)
+    expect(sentence(page)).to_have_text("You are listening only: nobody hears you", timeout=10_000)
+    assert page.evaluate("window.__sameDocument === true")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from console.agents.roles import LegRole
 from console.simulator import audio as simulator_audio
 from console.simulator.world import World
 from console.state.store import Store
@@ -107,12 +108,60 @@ def test_hearing_sentence_names_exactly_who_hears_you(room):
         heard = console_audio.hearing(paths, person.call_control_id)
         listeners = sorted(p for p, speakers in paths.hears.items() if person.call_control_id in speakers)
         assert sorted(heard.heard_by) == listeners
+        deaf = [p.call_control_id for p in paths.parties if p != person and p.call_control_id not in listeners]
         if listeners:
-            assert heard.microphone.startswith("Your microphone is live to")
+            assert "hears you" in heard.microphone or "hear you" in heard.microphone
             for name in paths.names(listeners):
                 assert name in heard.microphone
+            if deaf:  # and who does not hear them, by name (rooms here are small enough to name everyone)
+                said_not = heard.microphone.split(";", 1)[1]
+                assert said_not.endswith(" does not" if len(deaf) == 1 else " do not")
+                assert all(name in said_not for name in paths.names(deaf))
         else:
             assert "nobody hears you" in heard.microphone
+
+
+def labelled_room(*people: tuple[str, str | None, dict]) -> console_audio.AudioPaths:
+    """A room of (name, role kind or None, state) people; the first is "you"."""
+    rows = []
+    for index, (name, kind, state) in enumerate(people):
+        rows.append({"call_control_id": f"c{index}", "display_name": name, "supervisor_role": None, "muted": False,
+                     "on_hold": False, "whisper_call_control_ids": [],
+                     "leg_role": LegRole(kind) if kind else None, **state})
+    return console_audio.audio_paths(rows)
+
+
+def test_the_statement_names_who_hears_you_and_who_does_not_with_their_roles():
+    whisper = {"supervisor_role": "whisper", "whisper_call_control_ids": ["c1"]}
+    paths = labelled_room(("Sam", "supervisor", whisper), ("Alice", "agent", {}), ("Carol", "customer", {}))
+    assert console_audio.hearing(paths, "c0").microphone == "Alice (agent) hears you; Carol (customer) does not"
+    assert console_audio.hearing(paths, "c0").listening == "You hear: Alice (agent) and Carol (customer)"
+    barge = labelled_room(("Sam", "supervisor", {"supervisor_role": "barge"}), ("Alice", "agent", {}),
+                          ("Carol", "customer", {}))
+    assert console_audio.hearing(barge, "c0").microphone == "Everyone hears you: Alice (agent) and Carol (customer)"
+    held = labelled_room(("Sam", "supervisor", {"supervisor_role": "barge"}), ("Alice", "agent", {}),
+                         ("Carol", "customer", {"on_hold": True}), ("Dan", None, {}))
+    assert console_audio.hearing(held, "c0").microphone == "Alice (agent) and Dan hear you; Carol (customer) does not"
+    alone = labelled_room(("Sam", "supervisor", {"supervisor_role": "barge"}), ("Alice", "agent", {}))
+    assert console_audio.hearing(alone, "c0").microphone == "Alice (agent) hears you"
+
+
+def test_a_crowd_that_does_not_hear_you_is_counted_past_the_first_names():
+    whisper = {"supervisor_role": "whisper", "whisper_call_control_ids": ["c1"]}
+    crowd = [(f"Caller {n}", "customer", {}) for n in range(2, 8)]
+    paths = labelled_room(("Sam", "supervisor", whisper), ("Alice", "agent", {}), *crowd)
+    assert console_audio.hearing(paths, "c0").microphone == (
+        "Alice (agent) hears you; Caller 2 (customer), Caller 3 (customer), Caller 4 (customer) and 3 others do not")
+    everyone = labelled_room(("Sam", "supervisor", {"supervisor_role": "barge"}), ("Alice", "agent", {}), *crowd)
+    assert console_audio.hearing(everyone, "c0").microphone == "Everyone in the conference hears you (7 people)"
+
+
+def test_the_silent_sentences_stay():
+    for state, sentence in (({"supervisor_role": "monitor"}, "You are listening only: nobody hears you"),
+                            ({"supervisor_role": "barge", "muted": True}, "You are muted: nobody hears you"),
+                            ({"on_hold": True}, "You are on hold: you hear nobody and nobody hears you")):
+        paths = labelled_room(("Sam", "supervisor", state), ("Alice", "agent", {}))
+        assert console_audio.hearing(paths, "c0").microphone == sentence
 
 
 @pytest.mark.parametrize("room", list(sample_rooms(60, seed=9)))

@@ -80,7 +80,7 @@ def test_a_whisper_never_reaches_the_customer(world, room):
 
 
 def test_whisper_reaches_every_target_and_only_them(world, room):
-    conference_id, customer, agent, supervisor = room
+    conference_id, _customer, agent, supervisor = room
     trainee = answered_call(world, from_="+15550000004")
     world.conference_action(conference_id, "join", {"call_control_id": trainee})
     join_supervisor(world, conference_id, supervisor, "whisper", targets=[agent, trainee])
@@ -106,7 +106,7 @@ def test_participants_who_left_are_left_out(world, room):
 
 
 def test_the_truth_names_roles_labels_and_flags(world, room):
-    conference_id, customer, agent, supervisor = room
+    conference_id, _customer, agent, supervisor = room
     join_supervisor(world, conference_id, supervisor, "monitor", mute=True)
     truth = world.audio_paths(conference_id)
     assert truth["conference_id"] == conference_id

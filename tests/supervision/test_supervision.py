@@ -178,6 +178,11 @@ def test_a_hung_up_call_cannot_be_attached(client, world):
     assert response.status_code == 409 and "already ended" in response.text
 
 
+def words(page: str) -> str:
+    """A page's text as a reader sees it: tags dropped, entities read."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
 # --- the modes --------------------------------------------------------------------------------
 
 
@@ -200,7 +205,8 @@ def test_monitor_whisper_barge_monitor_leave(client, store, world, room):
     assert role_in_world(world, conference_id, me) == "whisper"
     assert present(store, conference_id)[me]["whisper_call_control_ids"] == [agent]
     assert me in hears[agent] and me not in hears[customer]
-    assert "Your microphone is live to: Agent Alice" in client.get(f"/conferences/{conference_id}").text
+    page = words(client.get(f"/conferences/{conference_id}").text)
+    assert "Agent Alice (agent) hears you; Customer Carol (customer) does not" in page
 
     asking = mode(client, conference_id, "barge")
     assert "Barge in?" in asking.text and "data-confirming" in asking.text
@@ -210,7 +216,8 @@ def test_monitor_whisper_barge_monitor_leave(client, store, world, room):
     hears = settled(world, store, conference_id)
     assert role_in_world(world, conference_id, me) == "barge"
     assert me in hears[agent] and me in hears[customer]
-    assert "Your microphone is live to everyone" in client.get(f"/conferences/{conference_id}/supervision").text
+    panel = words(client.get(f"/conferences/{conference_id}/supervision").text)
+    assert "Everyone hears you: Agent Alice (agent) and Customer Carol (customer)" in panel
 
     response = mode(client, conference_id, "monitor")
     assert "Back to monitor" in response.text
@@ -332,6 +339,23 @@ def test_every_later_page_load_shows_the_recorded_role(client, store, world, roo
     assert me in drawn[agent] and me not in drawn[customer]
 
 
+def test_an_ended_conference_refuses_every_mode_and_its_box_offers_none(client, store, world, room):
+    conference_id, _customer, agent = room
+    connect(client, store)
+    world.conference_action(conference_id, "end", {})
+    wait_for(lambda: (store.conference(conference_id) or {}).get("status") == "completed", message="never ended")
+    for name in ("monitor", "whisper", "barge"):
+        response = mode(client, conference_id, name, step="confirm", whisper_call_control_ids=agent)
+        assert response.status_code == 409, (name, response.status_code)
+        assert "This conference has ended: there is nobody left to listen to." in words(response.text)
+    me = line(store)["line_call_control_id"]
+    assert me not in {p["call_control_id"] for p in store.participants(conference_id, include_left=True)}, \
+        "a refused step records nobody as joining"
+    box = client.get(f"/conferences/{conference_id}/supervision").text
+    assert "This conference has ended" in box
+    assert "<button" not in box and "<input" not in box and "<form" not in box
+
+
 def test_the_line_and_the_role_survive_a_console_restart(live_console, store, world, room):
     conference_id, _customer, agent = room
     client = signed_in_client(live_console.app)
@@ -341,7 +365,7 @@ def test_the_line_and_the_role_survive_a_console_restart(live_console, store, wo
     live_console.restart()
     client = signed_in_client(live_console.app)
     panel = client.get(f"/conferences/{conference_id}/supervision").text
-    assert "Your microphone is live to: Agent Alice" in panel
+    assert "Agent Alice (agent) hears you; Customer Carol (customer) does not" in words(panel)
     assert f'value="{agent}" checked' in panel
     assert live_console.app.extensions["console.store"].supervisor("demo")["line_call_control_id"] == me
 

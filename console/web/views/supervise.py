@@ -23,7 +23,7 @@ from flask import (
 )
 
 from console.live.pieces import Piece
-from console.live.screens import participant_views
+from console.live.screens import conference_watches, participant_views
 from console.live.ui import dom_id, oob
 from console.state.store import get_store
 from console.supervision import line as supervision
@@ -252,7 +252,7 @@ class SupervisionCatalogue:
         if atom[0] == "audio_map":
             return {f"conference:{atom[1]}"}
         if atom[0] == "supervision_signal":
-            return {SUPERVISORS_WATCH} | {f"conference:{c['id']}" for c in get_store().live_conferences()}
+            return {SUPERVISORS_WATCH} | conference_watches(get_store())
         return self.pages.topics(atom)
 
     def _audio_map(self, conference_id: str) -> str | None:
