@@ -50,11 +50,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Loaded in the worker, after gunicorn forks it, so the arbiter never holds the app's modules.
         from console.ingest.reconcile import start_reconciler
         from console.queues.alerts import get_watcher
+        from console.queues.retention import get_retention
         from console.web.app import create_app
 
         app = create_app()
         start_reconciler(app)
         get_watcher(app).start()
+        get_retention(app).start()
         return app
 
     GunicornServer(factory, bind=f"{args.host}:{args.port}", threads=args.threads).run()
@@ -67,6 +69,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from console.agents.directory import fill
     from console.ingest.reconcile import start_reconciler
     from console.queues.alerts import get_watcher
+    from console.queues.retention import get_retention
     from console.simulator import Simulator
     from console.web.app import create_app
     from console.web.server import BackgroundServer
@@ -95,6 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     reconciler = start_reconciler(app)
     watcher = get_watcher(app)
     watcher.start()
+    retention = get_retention(app).start()
     print(f"Simulated Telnyx API: {simulator_url}", flush=True)
     print(f"Supervisor console (demo): {console.url}/", flush=True)
     print("Open the console URL in a browser. Ctrl-C stops everything.", flush=True)
@@ -103,6 +107,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         app.extensions["console.hub"].stop()
         watcher.stop()
+        retention.stop()
         reconciler.stop()
         simulator.stop()
         console.stop()
@@ -145,6 +150,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # Loaded here so each command loads only what it runs: bench loads the benchmark and the app.
     from console.bench.run import main as bench_main
 
+    if args.figures:
+        from console.bench.figures import main as figures_main
+
+        return figures_main(args)
     return bench_main(args)
 
 
@@ -294,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure ingest rate, live latency and page times")
     bench_arguments(bench)
+    bench.add_argument("--figures", action="store_true",
+                       help="only time queue figures and the wallboard as the log grows (see --figure-sizes)")
+    bench.add_argument("--figure-sizes", default="10000,100000,1000000",
+                       help="event-log sizes for --figures, ascending (default 10000,100000,1000000)")
+    bench.add_argument("--figure-rate", type=int, default=100_000,
+                       help="events a day in the history --figures seeds (default 100000)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

@@ -216,6 +216,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Voice Telnyx speaks a message to a queued caller in: `female`, `male`, or a provider voice such as "
             "`AWS.Polly.Joanna-Neural`."),
     Setting("CONSOLE_DATABASE", "supervisor-console.db", "SQLite file holding the event log and read model."),
+    Setting("CONSOLE_RETENTION_DAYS", 35,
+            "Days before today whose calls are kept in full (event log, ended conferences, calls, queue-figure "
+            "facts); an older day is first folded into daily queue figures, which History and its KPI export "
+            "still show, then pruned in small batches in the background. `0` keeps everything. The audit trail "
+            "is kept whatever this says.", _whole_number),
     Setting("CONSOLE_SECRET_KEY", None,
             "Secret for signing session cookies; `serve` refuses to start without it, demo makes one up."),
     Setting("CONSOLE_WEBHOOK_TOLERANCE", 300,

@@ -77,6 +77,8 @@ class _Owners:
     def __init__(self, agents: list[dict], supervisor_lines):
         self.by_address = {address: agent for agent in agents for address in agent["addresses"]}
         self.lines = supervisor_lines
+        # All `of` depends on for a leg without a call control id (the day's folded legs): kept sums key on it.
+        self.key = tuple(sorted((address, agent["name"]) for address, agent in self.by_address.items()))
 
     def of(self, leg: dict) -> str | None:
         """The name of the agent on this leg, or None (a customer, a supervisor line)."""
@@ -131,7 +133,8 @@ def board_cards(store, now: datetime, *, timezone: str = "UTC", wrap_up: int = D
     present = agent_activity.present_in(store, {leg["conference_id"] for _, leg in mine if leg.get("conference_id")})
     for name, leg in mine:
         _live_state(cards[name], leg, present, owners)
-    for folded in agent_activity.answered_since(store, day_start(now, timezone)):
+    for folded in agent_activity.answered_since(store, day_start(now, timezone), keep=owners.of, key=owners.key,
+                                                now=now):
         owner = owners.of(folded)
         if owner is None:
             continue

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from console.config import parse_thresholds
-from console.queues.alerts import ALERT_TYPES, LABELS, alert_min_calls, level, thresholds_for, worse
+from console.queues.alerts import (
+    ALERT_TYPES,
+    LABELS,
+    alert_min_calls,
+    level,
+    thresholds_for,
+    worse,
+)
 from console.queues.figures import figures_now
 from console.state.event_rows import UNREADABLE
 from console.telnyx.events import Event, console_event

@@ -167,7 +167,10 @@ class AlertWatcher:
         self.app = app
         self.interval = interval
         self.clock = clock
+        # Only conditions not at "ok" are kept (a missing key reads as "ok"), so this stays as small as
+        # the alerts now raised, however many queues and days the process has seen.
         self.states: dict = {}
+        self._loaded = False
         self._easing: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -200,10 +203,14 @@ class AlertWatcher:
     def check(self) -> list:
         """One round: evaluate, record changes as events, tell the live hub; return the events."""
         store = get_store()
-        if not self.states:
-            self.states = last_levels(store)
+        if not self._loaded:
+            self.states = {key: state for key, state in last_levels(store).items() if state[0] != "ok"}
+            self._loaded = True
         table = parse_thresholds(self.app.config.get("CONSOLE_ALERT_THRESHOLDS") or "")
         fresh = evaluate(figures_now(store, self.app.config), table, alert_min_calls(self.app.config))
+        # A raised condition whose queue has left the figures (no calls since the lookback) or whose
+        # metric lost its threshold has nothing to hold it up: it steps down like any other.
+        fresh = {key: ("ok", None) for key in self.states} | fresh
         after, self._easing = settle(self.states, fresh, self._easing, self.clock(),
                                      alert_clear_seconds(self.app.config))
         recorded = []
@@ -211,7 +218,7 @@ class AlertWatcher:
             event = alert_event(queue, metric, new_level, value, thresholds_for(table, queue).get(metric))
             get_bus().publish(event)
             recorded.append(event)
-        self.states = {**self.states, **after}
+        self.states = {key: state for key, state in {**self.states, **after}.items() if state[0] != "ok"}
         hub = self.app.extensions.get("console.hub")
         if hub is not None:
             hub.notify({"alerts", *(f"alert:{event.payload['queue']}" for event in recorded)})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from console.queues.kpis import KpiSettings, intervals
+from console.queues.kpis import KpiSettings, QueueFigures, intervals
 
 WIDTH = 160
 HEIGHT = 40
@@ -54,8 +54,12 @@ def describe_series(label: str, values: Sequence[float | None], unit: str = "") 
 def hour_series(events: list, now: datetime, settings: KpiSettings | None = None,
                 step: timedelta = timedelta(minutes=5)) -> dict[str, dict[str, list]]:
     """Per queue: depth at the end of each step and service level within each step, over the last hour."""
+    return series_of(intervals(events, now - timedelta(hours=1), now, step, settings or KpiSettings()))
+
+
+def series_of(rows: Sequence[tuple[datetime, Mapping[str, QueueFigures]]]) -> dict[str, dict[str, list]]:
+    """Per queue: depth at the end of each interval and service level within it (rows as kpis.intervals gives)."""
     series: dict[str, dict[str, list]] = {}
-    rows = intervals(events, now - timedelta(hours=1), now, step, settings or KpiSettings())
     for index, (_moment, figures) in enumerate(rows):
         for queue, figure in figures.items():
             entry = series.setdefault(queue, {"depth": [None] * len(rows), "service_level": [None] * len(rows)})

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from console.state import kpi_backfill
+
 migrations = Migrations("supervisor-console")
 
 
@@ -208,3 +210,72 @@ def index_every_read(db: Database) -> None:
     db.execute("CREATE TRIGGER IF NOT EXISTS events_tally_delete AFTER DELETE ON events"
                " BEGIN UPDATE event_tally SET events = events - 1 WHERE id = 1; END")
 
+
+@migrations()
+def create_queue_figure_facts(db: Database) -> None:
+    """Queue-figure facts kept with each event (kpi_facts.py), filled from the log already there.
+
+    So the figures read by indexed ranges whatever the log's length: one table per kind of fact,
+    each keyed by time (integer microseconds) and by call leg, and the version of each 15-minute
+    bucket of departures and of answered legs (the agent figures), so sums kept per bucket stay true.
+    """
+    statements = """
+    CREATE TABLE kpi_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, ccid TEXT NOT NULL, kind TEXT NOT NULL,
+      at_us INTEGER NOT NULL, conference_id TEXT, queue TEXT, reason TEXT, wait REAL);
+    CREATE INDEX kpi_events_leg ON kpi_events (ccid, at_us, seq);
+    CREATE TABLE kpi_queues (name TEXT PRIMARY KEY);
+    CREATE TABLE kpi_legs (ccid TEXT PRIMARY KEY, first_us INTEGER NOT NULL, last_us INTEGER NOT NULL,
+      level INTEGER NOT NULL, facts TEXT NOT NULL);
+    CREATE INDEX kpi_legs_first ON kpi_legs (level, first_us, last_us);
+    CREATE INDEX kpi_legs_long ON kpi_legs (last_us, first_us) WHERE level = 7; -- kpi_facts.TOP_LEVEL
+    CREATE TABLE kpi_departures (id INTEGER PRIMARY KEY, ccid TEXT NOT NULL, seq INTEGER NOT NULL,
+      at_us INTEGER NOT NULL, queue TEXT NOT NULL, outcome TEXT NOT NULL, wait REAL NOT NULL);
+    CREATE INDEX kpi_departures_at ON kpi_departures (at_us, queue, outcome, wait, ccid);
+    CREATE INDEX kpi_departures_leg ON kpi_departures (ccid, outcome, at_us, seq, queue);
+    CREATE TABLE kpi_handles (id INTEGER PRIMARY KEY, ccid TEXT NOT NULL, at_us INTEGER NOT NULL,
+      queue TEXT NOT NULL, seconds REAL NOT NULL);
+    CREATE INDEX kpi_handles_at ON kpi_handles (at_us, queue, seconds, ccid);
+    CREATE INDEX kpi_handles_leg ON kpi_handles (ccid);
+    CREATE TABLE kpi_waits (id INTEGER PRIMARY KEY, ccid TEXT NOT NULL, queue TEXT NOT NULL,
+      since_us INTEGER NOT NULL, until_us INTEGER, level INTEGER NOT NULL);
+    CREATE INDEX kpi_waits_level ON kpi_waits (level, since_us, until_us, queue, ccid);
+    CREATE INDEX kpi_waits_queue ON kpi_waits (queue, since_us);
+    CREATE INDEX kpi_waits_leg ON kpi_waits (ccid);
+    CREATE TABLE kpi_joins (id INTEGER PRIMARY KEY, ccid TEXT NOT NULL, conference_id TEXT,
+      since_us INTEGER NOT NULL, until_us INTEGER, level INTEGER NOT NULL);
+    CREATE INDEX kpi_joins_level ON kpi_joins (level, since_us, until_us, ccid);
+    CREATE INDEX kpi_joins_leg ON kpi_joins (ccid);
+    CREATE TABLE kpi_buckets (start_us INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+    CREATE TABLE answered_buckets (start_us INTEGER PRIMARY KEY, version INTEGER NOT NULL)
+    """
+    for statement in filter(str.strip, statements.split(";")):  # executescript would commit the migration
+        db.execute(statement)
+    kpi_backfill.backfill(db.conn)
+    kpi_backfill.backfill_answered(db.conn)
+
+
+@migrations()
+def create_daily_figures(db: Database) -> None:
+    """Days past CONSOLE_RETENTION_DAYS kept as queue figures (retention.py), and what pruning reads by.
+
+    ``daily_folds`` has one row per day folded: its time zone, its span in UTC and the length of the
+    intervals its figures are kept in. ``daily_figures`` holds that day's figures per interval and
+    queue (and ``*``) as the KPI export gave them, with the sums behind each rate, so longer intervals
+    add up. Pruning finds ended calls and departed queued calls by when they ended, through these
+    indices, as it finds conferences by (status, ended_at) and events by received_at.
+    """
+    statements = """
+    CREATE TABLE daily_folds (day TEXT PRIMARY KEY, zone TEXT NOT NULL, start_at TEXT NOT NULL,
+      end_at TEXT NOT NULL, step_seconds INTEGER NOT NULL, folded_at TEXT NOT NULL);
+    CREATE TABLE daily_figures (day TEXT NOT NULL, interval_start TEXT NOT NULL, queue TEXT NOT NULL,
+      target_seconds INTEGER NOT NULL, target_goal INTEGER NOT NULL, formula TEXT NOT NULL,
+      waiting INTEGER NOT NULL, longest_wait REAL NOT NULL, offered INTEGER NOT NULL, answered INTEGER NOT NULL,
+      answered_in_target INTEGER NOT NULL, abandoned INTEGER NOT NULL, short_abandoned INTEGER NOT NULL,
+      abandoned_beyond_target INTEGER NOT NULL, left_otherwise INTEGER NOT NULL, total_answer_wait REAL NOT NULL,
+      handled INTEGER NOT NULL, total_handle REAL NOT NULL, in_conference INTEGER NOT NULL,
+      PRIMARY KEY (day, interval_start, queue)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS calls_by_end ON calls (state, end_time);
+    CREATE INDEX IF NOT EXISTS queue_calls_by_departure ON queue_calls (status, left_at)
+    """
+    for statement in filter(str.strip, statements.split(";")):  # executescript would commit the migration
+        db.execute(statement)

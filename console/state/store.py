@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlite_utils import Database
 
+from console.state import kpi_facts
 from console.state.batch import Batch, select_rows
 from console.state.event_writes import UnusableEvent, writes_for
 from console.state.projection import KEYS, Write, order_key
@@ -77,6 +78,7 @@ class Writer:
             return True
         if not store._log(db, event):
             return False
+        kpi_facts.record(self.connection, event)  # queue-figure facts, in the same transaction
         if self._awaits(event.event_type):
             store._confirm_audit(db, event)
         writes = store._project(event)

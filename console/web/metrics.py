@@ -3,14 +3,18 @@ the alert watcher's rounds.
 
 Each app has its own registry (two apps in one process never share counters). Subsystems report
 through small hooks (`EventBus.on_applied`, `Hub.metrics`, a `requests` response hook on the Telnyx
-session, a bus listener for reconciler corrections, `AlertWatcher.on_round`), so none of them
-imports prometheus_client.
+session, a bus listener for reconciler corrections, `AlertWatcher.on_round`, `Retention.on_pruned`), so
+none of them imports prometheus_client. The database's size and oldest day kept are read when scraped.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import (
@@ -23,6 +27,8 @@ from prometheus_client import (
 )
 
 from console.queues.alerts import get_watcher
+from console.queues.retention import get_retention, oldest_day_kept
+from console.state.retention import file_figures
 
 metrics_views = Blueprint("metrics_views", __name__)
 
@@ -92,6 +98,16 @@ class ConsoleMetrics:
                                              "Time one round of the alert watcher takes (queue figures read, "
                                              "levels judged, crossings recorded).",
                                              buckets=_ROUND_SECONDS, registry=r)
+        self.database_bytes = Gauge("console_database_bytes", "Size of the database file (its pages).", registry=r)
+        self.database_free_bytes = Gauge("console_database_free_bytes",
+                                         "Free pages in the database file, in bytes (pruned, not yet given back).",
+                                         registry=r)
+        self.oldest_day_kept = Gauge("console_oldest_day_kept_timestamp_seconds",
+                                     "Start (midnight in CONSOLE_TIMEZONE) of the oldest day whose calls the "
+                                     "database keeps in full; older days are kept as daily figures (NaN: empty log).",
+                                     registry=r)
+        self.pruned_rows = Counter("console_retention_pruned_rows_total",
+                                   "Rows pruned by retention, by table.", ["table"], registry=r)
 
     # -- hooks the subsystems call ----------------------------------------------------------------
 
@@ -129,6 +145,23 @@ class ConsoleMetrics:
             return response
         return hook
 
+    def watch_database(self, store, config) -> None:
+        """Read the file's size and the oldest day kept (retention) whenever metrics are scraped."""
+        def oldest() -> float:
+            day = oldest_day_kept(store, config)
+            if day is None:
+                return float("nan")
+            zone = ZoneInfo(config.get("CONSOLE_TIMEZONE") or "UTC")
+            return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+        self.database_bytes.set_function(_or_nan(lambda: file_figures(store)["bytes"]))
+        self.database_free_bytes.set_function(_or_nan(lambda: file_figures(store)["free_bytes"]))
+        self.oldest_day_kept.set_function(_or_nan(oldest))
+
+    def pruned(self, table: str, rows: int) -> None:
+        """Retention hook: one batch of rows of a table was pruned."""
+        self.pruned_rows.labels(table).inc(rows)
+
     def alert_round(self, seconds: float) -> None:
         """Alert watcher hook: one round ran."""
         self.alert_round_seconds.observe(seconds)
@@ -137,6 +170,16 @@ class ConsoleMetrics:
         """Count one webhook by its (bounded) type and what the console answered."""
         label = event_type if event_type in TELNYX_EVENT_TYPES else ("unparsed" if event_type is None else "other")
         self.webhooks.labels(label, outcome).inc()
+
+
+def _or_nan(read: Callable[[], float]) -> Callable[[], float]:
+    """A gauge's reading, or NaN when the database cannot answer (a scrape must not fail over it)."""
+    def reading() -> float:
+        try:
+            return read()
+        except sqlite3.Error:
+            return float("nan")
+    return reading
 
 
 def webhook_outcome(status: int, answer: dict | None) -> str:
@@ -171,6 +214,8 @@ def init_app(app) -> ConsoleMetrics:
     if session is not None:
         session.hooks["response"].append(metrics.telnyx_response(urlsplit(client.base_url).path.rstrip("/")))
     get_watcher(app).on_round = metrics.alert_round  # made here, started by whoever runs it (serve, /wallboard)
+    get_retention(app).on_pruned = metrics.pruned  # made here, started by serve and demo
+    metrics.watch_database(app.extensions["console.store"], app.config)
     app.after_request(_count_webhook)
     return metrics
 

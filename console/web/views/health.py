@@ -3,6 +3,7 @@
 Load balancers and orchestrators poll these. /readyz answers 503 only when the database refuses a
 real write, because then no webhook can be committed and Telnyx must send them elsewhere or later;
 a quiet webhook feed or a failing reconciler is reported, not fatal, since either may be normal.
+The database's size and the oldest day it keeps in full (retention) are reported alongside.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
+from console.queues.retention import database_report
 from console.state.replay_ledger import get_ledger
 from console.state.store import get_store
 
@@ -51,6 +53,14 @@ def _webhook_check() -> dict:
     return {"last_received_at": stamp, "age_seconds": round(max(0.0, time.time() - last), 3)}
 
 
+def _database_check() -> dict:
+    """The file's size and free space in bytes, its vacuum mode, the oldest day kept in full and the latest folded."""
+    try:
+        return database_report(get_store(), current_app.config)
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+
+
 def _reconciler_check() -> dict:
     """The reconciler's last run, corrections and errors, or that it is not running in this process."""
     reconciler = current_app.extensions.get("console.reconciler")
@@ -68,5 +78,6 @@ def readyz():
         "store": store,
         "webhooks": _webhook_check(),
         "reconciler": _reconciler_check(),
+        "database": _database_check(),
     }
     return jsonify(report), 200 if store["writable"] else 503

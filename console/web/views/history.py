@@ -1,7 +1,9 @@
 """History: ended conferences and queued-call outcomes by day, per-call timelines, CSV exports, alerts.
 
-Everything here is read back from the event log, so it covers whatever the console has heard,
-including calls that ended long ago.
+Everything here is read back from the event log, so it covers whatever the console still keeps. A
+day older than CONSOLE_RETENTION_DAYS is kept as its queue figures only (console/queues/daily_figures.py):
+its page shows them per queue, its KPI export gives the rows it gave before, and its queued-calls
+export says the calls are no longer kept.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from flask import (
     url_for,
 )
 
+from console.queues import daily_figures
 from console.queues.acks import alert_entries
+from console.queues.daily_figures import IntervalNotKept, day_span
 from console.queues.figures import figure_intervals, kpi_settings
+from console.queues.kpis import ALL_QUEUES, QueueFigures
 from console.state.history_rows import (
     BadCursor,
     Cursor,
+    Page,
     ended_conferences_page,
     queued_calls,
     queued_calls_page,
@@ -51,9 +57,7 @@ def day_bounds(text: str | None, zone_name: str) -> tuple[date, datetime, dateti
         day = date.fromisoformat(text) if text else datetime.now(zone).date()
     except ValueError:
         abort(400, description=f"“{text}” is not a date; use YYYY-MM-DD.")
-    start = datetime(day.year, day.month, day.day, tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    return day, start.astimezone(UTC), end.astimezone(UTC)
+    return day, *day_span(day, zone_name)
 
 
 def page_cursor(name: str, key_type: type) -> Cursor | None:
@@ -72,10 +76,23 @@ def history_screen(store, config, text: str, day_text: str | None, calls_at: Cur
                    conferences_at: Cursor | None = None) -> dict:
     """One page of a day's queued-call outcomes and one of its ended conferences, filtered by the search text."""
     day, start, end = day_bounds(day_text, config.get("CONSOLE_TIMEZONE") or "UTC")
+    screen = {"day": day, "q": text, "zone": config.get("CONSOLE_TIMEZONE") or "UTC", "fold": None}
+    fold = daily_figures.find(store, day)
+    if fold is not None:  # only the day's figures are kept: no rows to list or page through
+        totals = daily_figures.day_totals(store, fold)
+        nothing = Page([], None, None)
+        return screen | {"fold": fold, "calls": [], "conferences": [], "calls_page": nothing,
+                         "conferences_page": nothing, "kept_note": kept_as_figures(config),
+                         "day_figures": [totals[queue].as_dict() for queue in sorted(totals, key=_queue_order)]}
     calls = queued_calls_page(store, start, end, text, calls_at)
     conferences = ended_conferences_page(store, start, end, text, conferences_at)
-    return {"calls": calls.rows, "conferences": conferences.rows, "calls_page": calls,
-            "conferences_page": conferences, "day": day, "q": text, "zone": config.get("CONSOLE_TIMEZONE") or "UTC"}
+    return screen | {"calls": calls.rows, "conferences": conferences.rows, "calls_page": calls,
+                     "conferences_page": conferences}
+
+
+def _queue_order(queue: str) -> tuple[bool, str]:
+    """Queues by name, all queues together last."""
+    return queue == ALL_QUEUES, queue
 
 
 def call_timeline(store, call_control_id: str) -> list:
@@ -149,13 +166,29 @@ def calls_csv():
     """The queued calls of a day (and search) as CSV, streamed."""
     config = current_app.config
     day, start, end = day_bounds(request.args.get("date"), config.get("CONSOLE_TIMEZONE") or "UTC")
+    if daily_figures.find(get_store(), day) is not None:
+        abort(410, description=f"The queued calls of {day} are no longer kept: {kept_as_figures(config)} "
+                               "That day's KPI export still gives its figures.")
     return _streamed_csv(call_rows(get_store(), start, end, request.args.get("q", "")), f"queued-calls-{day}.csv")
+
+
+def kept_as_figures(config) -> str:
+    """The sentence that says why a day's calls are gone: how long calls are kept, and what is kept after."""
+    days = config.get("CONSOLE_RETENTION_DAYS") or 0
+    if days:
+        return f"calls older than {days} day{'s' if days != 1 else ''} are kept as daily figures only."
+    return "this day was kept as daily figures only when an earlier retention setting applied."
 
 
 def kpi_rows(store, config, start: datetime, end: datetime, step: int) -> Iterator[list]:
     """The KPI CSV: its header, then each interval's figures per queue."""
+    return kpi_lines(figure_intervals(store, start, end, timedelta(seconds=step), kpi_settings(config)))
+
+
+def kpi_lines(intervals: Iterable[tuple[datetime, dict[str, QueueFigures]]]) -> Iterator[list]:
+    """The KPI CSV's header, then each interval's figures per queue (read from the facts, or kept for a folded day)."""
     yield KPI_COLUMNS
-    for moment, figures in figure_intervals(store, start, end, timedelta(seconds=step), kpi_settings(config)):
+    for moment, figures in intervals:
         for queue in sorted(figures):
             f = figures[queue].as_dict()
             yield [_iso(moment), queue, f["target"], f["offered"], f["answered"], f["answered_in_target"],
@@ -173,6 +206,13 @@ def kpis_csv():
         step = max(60, min(86400, int(request.args.get("interval", "900"))))
     except ValueError:
         abort(400, description="interval must be a whole number of seconds")
+    fold = daily_figures.find(get_store(), day)
+    if fold is not None:
+        try:
+            kept = daily_figures.folded_intervals(get_store(), fold, timedelta(seconds=step))
+        except IntervalNotKept as exc:
+            abort(400, description=f"{exc} (900, 1800, 3600, …).")
+        return _streamed_csv(kpi_lines(kept), f"queue-kpis-{day}.csv")
     end = min(end, datetime.now(UTC)) if start < datetime.now(UTC) else end
     return _streamed_csv(kpi_rows(get_store(), dict(config), start, end, step), f"queue-kpis-{day}.csv")
 

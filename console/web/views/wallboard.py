@@ -8,7 +8,7 @@ loss without anyone touching it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, render_template, request
 
@@ -26,8 +26,8 @@ from console.queues.alerts import (
     thresholds_for,
     worse,
 )
-from console.queues.charts import describe_series, hour_series, sparkline
-from console.queues.figures import events_for, figures_now, kpi_settings
+from console.queues.charts import describe_series, sparkline
+from console.queues.figures import figures_now, hour_series_now, kpi_settings
 from console.queues.kpis import (
     ALL_QUEUES,
     FORMULA_WITH_ABANDONS,
@@ -118,7 +118,7 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
     now = now or datetime.now(UTC)
     settings = kpi_settings(config)
     figures = figures_now(store, config, now)
-    series = hour_series(events_for(store, now - timedelta(hours=1), now), now, settings)
+    series = hour_series_now(store, now, settings)
     table = parse_thresholds(config.get("CONSOLE_ALERT_THRESHOLDS") or "")
     fresh = evaluate(figures, table, alert_min_calls(config))
     states = shown_states(fresh, held or {})
@@ -162,14 +162,14 @@ def figure_notes(config, queue: str) -> list[tuple[str, str]]:
                        for name, limit in thresholds.items()) or "none set"
     return [
         ("Waiting", FORMULAS["waiting"]), ("Longest wait", FORMULAS["longest_wait"]),
-        (f"Service level {target.label}", f"{service} Target {target.label}: {target.goal} % answered within "
-                                          f"{target.seconds} s."),
+        (f"Service level {target.label}", (f"{service} Target {target.label}: {target.goal} % answered within "
+                                           f"{target.seconds} s.")),
         ("Avg answer", FORMULAS["asa"]), ("Avg handle", FORMULAS["aht"]), ("Abandoned", FORMULAS["abandoned"]),
         ("Offered / answered", f"{FORMULAS['offered']} {FORMULAS['answered']}"),
         ("In conference", FORMULAS["in_conference"]),
-        ("Colours", f"Thresholds ({limits}). A figure past one shows Warning or Critical beside it; service level "
-                    f"below {target.goal} % is at least a warning. Nobody waiting is always OK. The tile takes "
-                    "its worst figure or its held alert."),
+        ("Colours", (f"Thresholds ({limits}). A figure past one shows Warning or Critical beside it; service level "
+                     f"below {target.goal} % is at least a warning. Nobody waiting is always OK. The tile takes "
+                     "its worst figure or its held alert.")),
     ]
 
 
