@@ -33,6 +33,9 @@ SERVICE_RESTART = 1012
 # keeps whatever the pages (past that, it forgets everything: a repeat is sent again, nothing lost).
 FORGET_SECONDS = 1.0
 MAX_PUSHED = 20_000
+# With pages open and nothing happening, the hub asks this often whether time alone changed what they
+# show (console.live.shift: a new KPI day redraws every queue's figures with no event to say so).
+IDLE_CHECK_SECONDS = 1.0
 
 
 class PageLimit(Exception):
@@ -74,6 +77,8 @@ class Hub:
         # while a page there can show the item (see _forget_unseen): (html, topics, is a list item).
         self._last_html: dict[tuple[str, str], tuple[str, frozenset[str], bool]] = {}
         self.forget_every = FORGET_SECONDS
+        self.idle_check = IDLE_CHECK_SECONDS
+        self._due_check_at = 0.0
         self._forget_due = 0.0
         self._subscribers: set[Subscription] = set()
         self._pending_keys: set[str] = set()
@@ -188,9 +193,10 @@ class Hub:
 
     def _tick_until_stopped(self) -> None:
         while True:
+            if self._idle_wait():
+                self.notify(self._due_keys())
+                continue
             with self._wake:
-                while not self._stopping and not self._want_snapshot and not self._pending_keys:
-                    self._wake.wait()
                 if self._stopping:
                     return
                 due = (self._first_pending or time.monotonic()) + self.tick
@@ -205,6 +211,7 @@ class Hub:
                 keys, self._pending_keys, self._first_pending = self._pending_keys, set(), None
                 snapshots, self._want_snapshot = self._want_snapshot, set()
                 subscribers = list(self._subscribers)
+            keys |= self._due_keys()
             started = time.perf_counter()
             try:
                 self.run_tick(keys, snapshots, subscribers)
@@ -212,6 +219,31 @@ class Hub:
                 log.exception("live hub tick failed")
             if self.metrics is not None:
                 self.metrics.tick(time.perf_counter() - started)
+
+    def _idle_wait(self) -> bool:
+        """Wait for work; True when a quiet while passed instead, with pages open (time may have changed one)."""
+        with self._wake:
+            while not self._stopping and not self._want_snapshot and not self._pending_keys:
+                if not self._wake.wait(self.idle_check) and self._subscribers:
+                    return True
+            return False
+
+    def _due_keys(self) -> set[str]:
+        """What time alone has changed (a new KPI day, say), as change keys; the catalogue knows.
+
+        Asked at most once per `idle_check`, whether the hub is idle or busy: a queue no event touches
+        must still turn over at midnight while others keep the hub busy.
+        """
+        due = getattr(self.catalogue, "due_keys", None)
+        if due is None or time.monotonic() < self._due_check_at:
+            return set()
+        self._due_check_at = time.monotonic() + self.idle_check
+        try:
+            with self.app.app_context():
+                return set(due(clock_of(self.app)()))
+        except Exception:  # a bad look at the clock must not stop live updates
+            log.exception("live hub: asking what time changed failed")
+            return set()
 
     def run_tick(self, keys: set[str], snapshots: Iterable[Subscription], subscribers: list[Subscription]) -> None:
         """Send due snapshots, then render each atom the keys touch once and fan the frames out.

@@ -10,6 +10,7 @@ supervisor line changes; the signal then fetches the page's own bar (templates/_
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
 from flask import current_app, get_template_attribute
 
@@ -18,10 +19,14 @@ from console.live.pieces import Piece
 from console.live.screens import conference_watches
 from console.live.ui import oob, render_memo
 from console.queues.acks import QueueHealth, alert_entries, queue_health
+from console.queues.kpis import KpiSettings, period_start
 from console.state.store import get_store
 
 ALERTS_WATCH = "alerts"
 LINE_SIGNAL_ID = "line-bar-signal"
+# With a sliding KPI window (CONSOLE_KPI_WINDOW_SECONDS) calls leave the window as time passes: the
+# queues' figures are drawn again this often when no event has done it.
+SLIDING_REDRAW_SECONDS = 15
 # Pages with a header but no subject; pages about a queue or a conference are added per tick.
 HEADED_WATCHES = frozenset({"dashboard", "ended", ALERTS_WATCH, "supervisors", "agents"})
 
@@ -42,9 +47,25 @@ class ShiftCatalogue(LiveCatalogue):
         super().__init__()
         # Each signal differs from the last, so the hub never drops it as "nothing changed".
         self._signals = itertools.count(1)
+        self._period = None  # the KPI period the queues' figures were last drawn in (see due_keys)
 
     def accepts(self, watch: str) -> bool:
         return watch == ALERTS_WATCH or super().accepts(watch)
+
+    def due_keys(self, at: datetime) -> set[str]:
+        """Every queue's key once the KPI period has moved on (the hub asks when idle).
+
+        At midnight in CONSOLE_TIMEZONE the day's figures start again from nothing, and with a
+        sliding window calls leave it as time passes; no event says so, and a queue nobody calls
+        would otherwise show yesterday's service level all morning.
+        """
+        settings = KpiSettings.from_config(current_app.config)
+        if settings.window_seconds > 0:
+            period = int(at.timestamp() // SLIDING_REDRAW_SECONDS)
+        else:
+            period = period_start(at, settings)
+        moved, self._period = self._period is not None and period != self._period, period
+        return {f"queue:{queue['name']}" for queue in get_store().queues()} if moved else set()
 
     def atoms(self, keys: set[str]) -> list[tuple]:
         atoms = list(super().atoms(keys))

@@ -226,6 +226,11 @@ class SupervisionCatalogue:
     def accepts(self, watch: str) -> bool:
         return watch == SUPERVISORS_WATCH or self.pages.accepts(watch)
 
+    def due_keys(self, at) -> set[str]:
+        """What time alone changed on the pages (console.live.shift: a new KPI day)."""
+        due = getattr(self.pages, "due_keys", None)
+        return due(at) if due is not None else set()
+
     def atoms(self, keys: set[str]) -> list[tuple]:
         atoms = list(self.pages.atoms(keys))
         conferences: set[str] = set()
