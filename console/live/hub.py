@@ -78,7 +78,6 @@ class Hub:
         self._last_html: dict[tuple[str, str], tuple[str, frozenset[str], bool]] = {}
         self.forget_every = FORGET_SECONDS
         self.idle_check = IDLE_CHECK_SECONDS
-        self._due_check_at = 0.0
         self._forget_due = 0.0
         self._subscribers: set[Subscription] = set()
         self._pending_keys: set[str] = set()
@@ -231,13 +230,13 @@ class Hub:
     def _due_keys(self) -> set[str]:
         """What time alone has changed (a new KPI day, say), as change keys; the catalogue knows.
 
-        Asked at most once per `idle_check`, whether the hub is idle or busy: a queue no event touches
-        must still turn over at midnight while others keep the hub busy.
+        Asked on every tick and, when idle, every `idle_check`: a queue no event touches must turn
+        over at midnight whether other queues keep the hub busy or nothing happens at all. The
+        catalogue's answer costs a comparison until the period moves.
         """
         due = getattr(self.catalogue, "due_keys", None)
-        if due is None or time.monotonic() < self._due_check_at:
+        if due is None:
             return set()
-        self._due_check_at = time.monotonic() + self.idle_check
         try:
             with self.app.app_context():
                 return set(due(clock_of(self.app)()))

