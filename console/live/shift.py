@@ -17,7 +17,7 @@ from flask import current_app, get_template_attribute
 from console.live.catalogue import LiveCatalogue
 from console.live.pieces import Piece
 from console.live.screens import conference_watches
-from console.live.ui import oob, render_memo
+from console.live.ui import drawn_at, oob, render_memo
 from console.queues.acks import QueueHealth, alert_entries, queue_health
 from console.queues.kpis import KpiSettings, period_start
 from console.state.store import get_store
@@ -33,7 +33,7 @@ HEADED_WATCHES = frozenset({"dashboard", "ended", ALERTS_WATCH, "supervisors", "
 
 def health_now() -> dict[str, QueueHealth]:
     """Every queue's health, computed once per request or live tick (queue rows ask one by one)."""
-    return render_memo("queue_health", None, lambda: queue_health(get_store(), current_app.config))
+    return render_memo("queue_health", None, lambda: queue_health(get_store(), current_app.config, drawn_at()))
 
 
 def _alerts_macro(name: str):

@@ -175,9 +175,9 @@ class QueueHealth:
         return "Too few calls" if self.service_level is None else SL_WORDS.get(self.sl_level, self.sl_level)
 
 
-def queue_health(store, config: Mapping) -> dict[str, QueueHealth]:
-    """Every queue's health now, from today's figures, the alert thresholds and the active alerts."""
-    figures = figures_now(store, config)
+def queue_health(store, config: Mapping, now: datetime | None = None) -> dict[str, QueueHealth]:
+    """Every queue's health now (or as of `now`), from the period's figures, the thresholds and the active alerts."""
+    figures = figures_now(store, config, now)
     table = parse_thresholds(config.get("CONSOLE_ALERT_THRESHOLDS") or "")
     min_calls = alert_min_calls(config)
     active = active_alerts(alert_entries(store))

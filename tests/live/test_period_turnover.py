@@ -15,11 +15,18 @@ EVENING = datetime(2026, 3, 2, 23, 59, 50, tzinfo=UTC)
 
 def _app(tmp_path, **settings):
     app = create_app({"CONSOLE_DATABASE": str(tmp_path / "console.db"), "CONSOLE_SECRET_KEY": "turnover",
-                      "CONSOLE_TIMEZONE": "UTC", **settings})
+                      "CONSOLE_TIMEZONE": "UTC", "CONSOLE_ALERT_MIN_CALLS": 1, **settings})
     store = app.extensions["console.store"]
     for queue, caller in (("Support", "v3:caller-1"), ("Sales", "v3:caller-2")):
         store.apply(ev.enqueued(queue, caller, EVENING - timedelta(minutes=5)))
+        store.apply(ev.dequeued(queue, caller, EVENING - timedelta(minutes=5, seconds=-5)))  # answered in 5 s
     return app
+
+
+def _row(frame: str, queue: str) -> str:
+    """The queue's dashboard row in a frame or snapshot."""
+    start = frame.index(f'id="{dom_id("queue", queue)}"')
+    return frame[start:frame.index("</tr>", start)]
 
 
 def test_the_catalogue_names_every_queue_once_the_day_turns(tmp_path):
@@ -52,8 +59,9 @@ def test_an_open_dashboard_gets_its_queue_rows_again_after_midnight_with_no_even
         hub.catalogue.due_keys(EVENING)  # the hub has seen the evening, as it would have all day
     subscription = hub.subscribe("dashboard")
     try:
-        snapshot = wait_for(lambda: subscription.next_frame(timeout=0.2), timeout=10, message="no snapshot")
-        assert dom_id("queue", "Support") in "".join(snapshot)
+        snapshot = "".join(wait_for(lambda: subscription.next_frame(timeout=0.2), timeout=10, message="no snapshot"))
+        evening_row = _row(snapshot, "Support")
+        assert "100%" in evening_row  # the evening's answered call, on target
         moment["now"] = EVENING + timedelta(seconds=30)  # past midnight; nothing is posted
 
         def redrawn():
@@ -62,6 +70,8 @@ def test_an_open_dashboard_gets_its_queue_rows_again_after_midnight_with_no_even
 
         frame = "".join(wait_for(redrawn, timeout=10, message="the queue rows were never redrawn after midnight"))
         assert dom_id("queue", "Sales") in frame
+        morning_row = _row(frame, "Support")
+        assert "100%" not in morning_row and "Too few calls" in morning_row  # a new day, nothing counted yet
     finally:
         hub.unsubscribe(subscription)
         hub.stop()
