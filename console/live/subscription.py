@@ -114,6 +114,12 @@ class Subscription:
             if not self.closed and _DONTWAIT is not None and not isinstance(sock, ssl.SSLSocket):
                 self._socket = sock
 
+    @property
+    def attached(self) -> bool:
+        """Whether the hub may write this page's socket itself (see attach)."""
+        with self._lock:
+            return self._socket is not None
+
     def _idle(self) -> bool:
         """Whether the hub may write now (lock held): a socket, no writer on it, nothing queued before."""
         return (self._socket is not None and not self._sending and not self._frames and self._rest is None

@@ -126,14 +126,26 @@ def test_a_client_ping_gets_its_pong_from_the_writer_thread_never_the_reader(pag
 
 def test_a_pong_waits_behind_a_frame_being_written_and_never_splits_it(pages):
     page = pages(deflate=True, receive_buffer=4096)
+    # Until the writer attaches the socket, the hub only queues, and a pong may then rightly go
+    # first: the frame must be half written by "the hub" for this test to mean anything.
+    wait_for(lambda: page.subscription.attached, timeout=10, message="the writer never attached the socket")
     big = Frame(['<div id="big">' + "".join(f"{n:08x}" for n in range(40_000)) + "</div>"])
     assert page.subscription.deliver(big)  # written by "the hub" (this thread), partly: the rest is queued
+    assert page.subscription.direct_frames == 1, "the hub did not begin the frame"
     page.send(Ping(b"mid-frame"))
-    events = page.events(lambda event: isinstance(event, TextMessage) and event.message_finished)
-    events += page.events(lambda event: isinstance(event, Pong))
+    seen = {"text": False, "pong": False}
+
+    def both(event) -> bool:
+        seen["text"] |= isinstance(event, TextMessage) and event.message_finished
+        seen["pong"] |= isinstance(event, Pong)
+        return seen["text"] and seen["pong"]
+
+    events = page.events(both)
     text = "".join(event.data for event in events if isinstance(event, TextMessage))
     assert text == big[0], "the frame arrived damaged"
     assert [event.payload for event in events if isinstance(event, Pong)] == [b"mid-frame"]
+    finished = next(n for n, event in enumerate(events) if isinstance(event, TextMessage) and event.message_finished)
+    assert isinstance(events[-1], Pong) and len(events) - 1 > finished, "the pong went inside the frame"
     assert page.sock.writers <= {WRITER, threading.current_thread().name}
 
 
