@@ -43,6 +43,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if not settings["CONSOLE_SECRET_KEY"]:
         return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
+    if settings["CONSOLE_REDIS_URL"]:
+        from console.cluster.mode import check_redis  # the distributed mode only: it loads redis
+
+        if (problem := check_redis(settings)) is not None:
+            return _fail(problem)
     # Loaded here so each command loads only what it runs: serve loads gunicorn.
     from console.web.server import GunicornServer
 

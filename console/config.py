@@ -231,6 +231,21 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between REST reconciliations that heal missed webhooks.", _positive_float),
     Setting("CONSOLE_TELNYX_TIMEOUT", 10.0, "Seconds the console waits for one Telnyx API request.", _positive_float),
     Setting("CONSOLE_HUB_TICK_MS", 100, "Milliseconds the live hub gathers changes before pushing them to browsers.", _positive_int),
+    Setting("CONSOLE_REDIS_URL", "",
+            "Redis (>= 6.2) or Valkey for running several instances (e.g. `redis://redis:6379/0`): every event goes "
+            "through one Redis Stream and each instance keeps its own read model. Empty: one process, one SQLite "
+            "file, no other service. Redis must use `maxmemory-policy noeviction`."),
+    Setting("CONSOLE_REDIS_PREFIX", "console:",
+            "Prefix of every Redis key this console uses, so several consoles can share one Redis."),
+    Setting("CONSOLE_REDIS_STREAM_MAXLEN", 1_000_000,
+            "Entries the event stream keeps (approximately); a new or rebuilding instance replays what is kept and "
+            "the reconciler heals the rest from Telnyx.", _positive_int),
+    Setting("CONSOLE_REDIS_DEDUPE_SECONDS", 86_400,
+            "Seconds an event id is remembered in Redis, so a webhook retried to any instance is stored once.",
+            _positive_int),
+    Setting("CONSOLE_REDIS_LEASE_MS", 5_000,
+            "Milliseconds of the leader lease: one instance runs the reconciler, the alert watcher and stream "
+            "trimming, and another takes over within this time when it dies.", _positive_int),
     Setting("CONSOLE_RENDER_PROCESS", False,
             "Draw live updates in a second process, so a busy console's webhooks and rendering use two cores.", _flag),
     Setting("CONSOLE_WAIT_WARN_SECONDS", 60, "A queue wait turns amber after this many seconds.", _positive_int),

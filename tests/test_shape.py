@@ -25,7 +25,7 @@ CONSOLE = Path(__file__).resolve().parent.parent / "console"
 
 SHAPE = Shape(
     package="console",
-    rooms=("config", "telnyx", "state", "ingest", "access", "queues", "agents", "supervision", "live", "web"),
+    rooms=("config", "telnyx", "state", "ingest", "cluster", "access", "queues", "agents", "supervision", "live", "web"),
     tools=frozenset({"bench", "simulator"}),
     tool_starters=frozenset({"console.cli"}),
 )
@@ -38,7 +38,8 @@ ALLOWED_IN_FUNCTIONS = {
         "importing one room (the simulator importing telnyx) must not load Flask and every blueprint",
     ("console.bench.server", "main.factory", "console.web.app"):
         "gunicorn's worker builds the app after the fork, so the arbiter stays small, as under serve",
-    # A lazy import of an optional heavy dependency would be listed here too, with its reason.
+    ("console.cluster.mode", "*", "redis"):
+        "redis-py is an optional extra, loaded only when CONSOLE_REDIS_URL is set: the embedded mode never imports it",
 }
 
 MAX_LINES = 400

@@ -35,6 +35,10 @@ STORED, DUPLICATE, IGNORED = "stored", "duplicate", "ignored"
 _making = threading.Lock()
 
 
+class IngestUnavailable(RuntimeError):
+    """Where events are kept cannot take them now (the distributed mode's Redis): the sender retries."""
+
+
 class _Doorbell:
     """A one-shot wake-up: a lock taken at birth, released by whoever wakes the waiter.
 

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from console.ingest.group_commit import Ingest
+from console.ingest.group_commit import Ingest, IngestUnavailable
 from console.state.replay_ledger import signature_key
 from console.telnyx.events import EventParseError, parse_event
 from console.telnyx.signing import SIGNATURE_HEADER, SignatureError, verify
@@ -59,5 +59,8 @@ def admit(body: bytes | None, headers, config: Mapping, ingest: Ingest) -> Admis
         outcome = ingest.submit(event, signature, timestamp)
     except sqlite3.Error:
         log.exception("webhook %r not stored: the database is unavailable", event.id[:80])
+        return Admission(503, {"error": "the console cannot store events right now"}, event.event_type)
+    except IngestUnavailable as exc:
+        log.warning("webhook %r not stored: %s", event.id[:80], exc)
         return Admission(503, {"error": "the console cannot store events right now"}, event.event_type)
     return Admission(200, {"status": outcome}, event.event_type)

@@ -24,6 +24,7 @@ from flask import Flask
 
 from console.ingest.bus import get_bus
 from console.ingest.comparison import RestComparison
+from console.ingest.singletons import fenced, leads
 from console.state.store import get_store
 from console.telnyx.client import get_telnyx
 from console.telnyx.errors import (
@@ -98,6 +99,10 @@ def _retry_after(error: Exception) -> float | None:
     return hint if hint >= 0 else None
 
 
+# How often an instance that does not lead looks again whether it now does.
+FOLLOWER_PAUSE = 0.5
+
+
 class Reconciler(RestComparison):
     """Run the REST comparison on a schedule and on nudges, publish its corrections, back off on failure."""
 
@@ -156,12 +161,17 @@ class Reconciler(RestComparison):
                     return
                 continue
             self._wake.clear()
+            if not leads(self.app):  # another instance holds the leader lease: it reconciles
+                if self._stop.wait(FOLLOWER_PAUSE):
+                    return
+                continue
             try:
-                if time.monotonic() >= self._next_full:
-                    self.run_once()
-                    self._next_full = time.monotonic() + self.interval
-                else:
-                    self.fetch_pending()
+                with fenced(self.app):
+                    if time.monotonic() >= self._next_full:
+                        self.run_once()
+                        self._next_full = time.monotonic() + self.interval
+                    else:
+                        self.fetch_pending()
             except Exception as exc:  # the loop must outlive any one failed pass
                 log.exception("reconcile pass crashed")
                 self._failed(exc)

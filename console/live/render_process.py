@@ -33,7 +33,9 @@ ANSWER_TIMEOUT = 60.0
 
 def _serve(connection, app_factory: Callable[[dict], Flask], settings: dict) -> None:
     """The child: build an app, then draw whatever the hub asks until the pipe closes."""
-    app = app_factory(settings)
+    # It only draws from the instance's read model: in the distributed mode the serving process
+    # follows the stream, so the child must not (another follower would apply every event twice).
+    app = app_factory({**settings, "CONSOLE_REDIS_URL": ""})
     catalogue = app.extensions["console.hub"].catalogue
     connection.send("ready")
     while True:

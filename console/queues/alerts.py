@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 from console.config import Threshold, parse_thresholds
 from console.ingest.bus import get_bus
+from console.ingest.singletons import fenced, leads
 from console.queues.figures import figures_now
 from console.queues.kpis import ALL_QUEUES, QueueFigures
 from console.state.store import get_store
@@ -233,9 +234,12 @@ class AlertWatcher:
             hub = self.app.extensions.get("console.hub")
             if hub is not None and getattr(hub, "_stopping", False):
                 return
+            if not leads(self.app):  # another instance holds the leader lease: it watches
+                self._loaded = False  # and whoever leads next starts from the levels recorded
+                continue
             began = time.perf_counter()
             try:
-                with self.app.app_context():
+                with self.app.app_context(), fenced(self.app):
                     self.check()
             except Exception:  # a bad round must not end alerting; the next one tries again
                 log.exception("alert check failed")

@@ -279,3 +279,14 @@ def create_daily_figures(db: Database) -> None:
     """
     for statement in filter(str.strip, statements.split(";")):  # executescript would commit the migration
         db.execute(statement)
+
+
+@migrations()
+def create_stream_position(db: Database) -> None:
+    """Where a distributed instance stands in the Redis stream (console.cluster.follower).
+
+    One row, written in the same transaction as the entries it counts, with the epoch of the Redis
+    dataset it belongs to. An embedded console never writes it.
+    """
+    db.execute("CREATE TABLE stream_position (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL,"
+               " entry_id TEXT NOT NULL)")

@@ -9,8 +9,9 @@ from typing import Any
 from flask import Flask
 
 from console.access import audit, auth, embedding
+from console.cluster.mode import start_cluster
 from console.config import load_settings
-from console.web import extensions
+from console.web import extensions, paused
 from console.web.views import register_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -41,4 +42,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     audit.init_app(app)
     embedding.init_app(app)
+    paused.init_app(app)
+    start_cluster(app)  # the distributed mode's follower and lease (nothing in the embedded mode)
     return app

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from console.cluster.mode import init_cluster
 from console.ingest.bus import EventBus
 from console.live import ui
 from console.live.hub import Hub
@@ -23,7 +24,10 @@ def init_app(app: Flask, app_factory: Callable[[dict], Flask]) -> None:
     store = Store(app.config["CONSOLE_DATABASE"])
     store.migrate()
     app.extensions["console.store"] = store
-    EventBus().init_app(app, store)
+    if app.config.get("CONSOLE_REDIS_URL"):  # the distributed mode (redis is loaded only then)
+        init_cluster(app, store)
+    else:
+        EventBus().init_app(app, store)
     app.extensions["console.telnyx"] = TelnyxClient(
         app.config.get("TELNYX_API_KEY"),
         app.config["TELNYX_BASE_URL"],

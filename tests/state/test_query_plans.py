@@ -39,6 +39,7 @@ FIXED = {
     "webhook_activity": "a single row: when the last webhook came",
     "write_probes": "a single row: the readiness probe's write",
     "_sqlite_migrations": "one row per migration",
+    "stream_position": "a single row: a distributed instance's place in the Redis stream",
     "sqlite_master": "the schema",
     "sqlite_schema": "the schema",
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
+from console.ingest.group_commit import IngestUnavailable
 from console.live.ui import render_memo
 from console.state.store import get_store
 from console.telnyx.client import get_telnyx
@@ -27,11 +28,13 @@ from console.web.views.feedback import (
     macro,
     publish,
     report_retries,
+    stream_unavailable,
     telnyx_refused,
 )
 
 actions = Blueprint("actions", __name__)
 actions.app_errorhandler(TelnyxError)(telnyx_refused)
+actions.app_errorhandler(IngestUnavailable)(stream_unavailable)
 
 
 @actions.record_once

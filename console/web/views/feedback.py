@@ -28,6 +28,7 @@ from flask import (
 
 from console.access.auth import Refused, is_socket
 from console.ingest.bus import get_bus
+from console.ingest.group_commit import IngestUnavailable
 from console.telnyx.errors import (
     APIConnectionError,
     APIStatusError,
@@ -36,6 +37,7 @@ from console.telnyx.errors import (
     TelnyxError,
 )
 from console.telnyx.events import console_event
+from console.web.paused import REFUSED
 
 CONTROLS = "_controls.html"
 BROWSER_RETRIES = 3
@@ -232,6 +234,17 @@ def telnyx_refused(error: TelnyxError):
         page = render_template("control_page.html", title="Telnyx refused the command", fragment=html, back=back_url())
         return make_response(page, status)
     return _beside_the_control(html, status)
+
+
+def stream_unavailable(error: IngestUnavailable):
+    """The handler for IngestUnavailable (the distributed mode without Redis): the reason, beside the control or as a page."""
+    text = str(error) if str(error).startswith("The console") else REFUSED
+    current_app.logger.warning("refused %s %s: %s", request.method, request.path, error)
+    if is_htmx():
+        return _beside_the_control(macro("notice_line")(Notice("error", text)), 503)
+    page = render_template("error.html", page_name="error",
+                           error={"status": 503, "title": "Commands are paused", "detail": text})
+    return make_response(page, 503)
 
 
 def access_refused(refusal: Refused):

@@ -73,11 +73,16 @@ def _reconciler_check() -> dict:
 def readyz():
     """Ready when the store takes writes; the webhook feed and the reconciler are reported alongside."""
     store = _store_check()
+    ready = store["writable"]
     report = {
-        "status": "ready" if store["writable"] else "not ready",
         "store": store,
         "webhooks": _webhook_check(),
         "reconciler": _reconciler_check(),
         "database": _database_check(),
     }
-    return jsonify(report), 200 if store["writable"] else 503
+    cluster = current_app.extensions.get("console.cluster")
+    if cluster is not None:  # the distributed mode: ready only while this instance follows the stream
+        report["cluster"] = cluster.describe()
+        ready = ready and report["cluster"]["follower"]["connected"]
+    report["status"] = "ready" if ready else "not ready"
+    return jsonify(report), 200 if ready else 503

@@ -12,7 +12,12 @@ import logging
 from flask import Blueprint, abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
-from console.live.screens import conference_screen, dashboard_screen, ended_screen, queue_screen
+from console.live.screens import (
+    conference_screen,
+    dashboard_screen,
+    ended_screen,
+    queue_screen,
+)
 from console.state.store import get_store
 from console.web.views.wallboard import figure_notes
 

@@ -8,7 +8,15 @@ any supervisor line changes (console.live.shift), and the signal fetches this us
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, get_template_attribute, redirect, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    get_template_attribute,
+    redirect,
+    request,
+    url_for,
+)
 
 from console.access.auth import current_user
 from console.ingest.bus import get_bus
