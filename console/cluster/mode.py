@@ -121,7 +121,7 @@ class Cluster:
         lease = self.keeper.lease
         try:
             holder = lease.holder()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a report, never a reason to fail /readyz
             holder = None
         return {"instance": self.holder, "follower": self.follower.describe(), "lag": self.follower.lag(),
                 "leader": bool(self.keeper.is_leader), "lease_holder": holder}
@@ -197,5 +197,5 @@ def _trim_loop(cluster: Cluster) -> None:
         if cluster.keeper.is_leader:
             try:
                 cluster.stream.trim()
-            except Exception:
+            except Exception:  # noqa: BLE001 - Redis away for a moment: trimming can wait for the next round
                 log.warning("trimming the stream failed; the next round tries again")

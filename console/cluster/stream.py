@@ -156,7 +156,7 @@ class EventStream:
             for entry_id, fields in items:
                 try:
                     event = decode(fields)
-                except Exception:
+                except Exception:  # noqa: BLE001 - an unreadable entry is skipped, its position still counts
                     event = None
                 entries.append((_text(entry_id), event))
         return entries
