@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import getpass
 import os
 import signal
@@ -44,7 +45,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings["CONSOLE_SECRET_KEY"]:
         return _fail("CONSOLE_SECRET_KEY is not set. Set it to a long random string (it signs session cookies).")
     if settings["CONSOLE_REDIS_URL"]:
-        from console.cluster.mode import check_redis  # the distributed mode only: it loads redis
+        from console.cluster.mode import (
+            check_redis,  # the distributed mode only: it loads redis
+        )
 
         if (problem := check_redis(settings)) is not None:
             return _fail(problem)
@@ -163,11 +166,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _user_store(args: argparse.Namespace):
-    """The store named by --database or CONSOLE_DATABASE, migrated."""
+    """The store named by --database or CONSOLE_DATABASE, migrated; in the distributed mode, the stream's."""
     # Loaded here so each command loads only what it runs: user loads the store, not the app.
     from console.state.store import Store
 
-    store = Store(args.database or load_settings()["CONSOLE_DATABASE"])
+    settings = load_settings()
+    if settings["CONSOLE_REDIS_URL"] and not args.database:
+        from console.cluster.mode import (
+            command_store,  # users and agents are shared: they go through Redis
+        )
+
+        store, stop = command_store(settings)
+        atexit.register(stop)
+        return store
+    store = Store(args.database or settings["CONSOLE_DATABASE"])
     store.migrate()
     return store
 

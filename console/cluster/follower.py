@@ -97,6 +97,7 @@ class Follower:
         self.last_error = ""
         self.last_read = 0.0  # monotonic time of the last successful read
         self._keys: dict[str, set[str]] = {}  # entry id -> keys its batch changed, for waiting publishers
+        self._results: dict[str, object] = {}  # entry id -> a shared write's result, for its caller
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -136,6 +137,7 @@ class Follower:
         self.rebuilds += 1
         with self._cond:
             self._keys.clear()
+            self._results.clear()
         if self.on_rebuild is not None:
             self.on_rebuild(reason)
 
@@ -180,10 +182,13 @@ class Follower:
         self.applied += len(entries)
         self.bus.announce(fresh, writer.changed, time.perf_counter() - started)
         with self._cond:
-            for entry_id, _event in entries:
+            for entry_id, event in entries:
                 self._keys[entry_id] = writer.changed
-            while len(self._keys) > 4096:
-                self._keys.pop(next(iter(self._keys)))
+                if event is not None and event.id in writer.results:
+                    self._results[entry_id] = writer.results[event.id]
+            for kept in (self._keys, self._results):  # what nobody came for is forgotten, oldest first
+                while len(kept) > 4096:
+                    kept.pop(next(iter(kept)))
             self._cond.notify_all()
 
     # -- waiting for one's own entry ---------------------------------------------------------------
@@ -199,6 +204,11 @@ class Follower:
                     return None
                 self._cond.wait(left)
             return set(self._keys.get(entry_id, set()))
+
+    def result(self, entry_id: str) -> object:
+        """The result of the shared write applied as this entry (taken: asked once)."""
+        with self._cond:
+            return self._results.pop(entry_id, None)
 
     def lag(self) -> int:
         """Entries in the stream after this instance's position (0 when caught up, counted up to

@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import threading
+import time
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask
 
@@ -36,12 +41,20 @@ from console.ingest.group_commit import (
     Ingest,
     IngestUnavailable,
 )
-from console.ingest.singletons import CLUSTER, current_fence
-from console.telnyx.events import Event
+from console.ingest.singletons import CLUSTER, Busy, current_fence, wait_turns
+from console.state.store import Store
+from console.telnyx.events import Event, console_event
 
 log = logging.getLogger("console.cluster")
 
 APPLY_WAIT_SECONDS = 10.0
+# KEYS: lock. ARGV: our value. Deletes the lock only while it is still ours (it may have lapsed and been retaken).
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class ClusterBus(EventBus):
@@ -68,6 +81,18 @@ class ClusterBus(EventBus):
                         APPLY_WAIT_SECONDS)
             return set()
         return keys
+
+
+    def relay(self, event_type: str, payload: dict) -> object:
+        """Run a shared write (console.state.shared_writes) through the stream; its result as applied here."""
+        event = console_event(event_type, payload)
+        try:
+            entry = self.stream.append([event])[0]
+        except Exception as error:
+            raise IngestUnavailable(f"the shared event stream cannot be written: {error}") from error
+        if self.follower.wait_applied(entry, APPLY_WAIT_SECONDS) is None:
+            raise IngestUnavailable("the change was recorded but this instance has not applied it yet")
+        return self.follower.result(entry)
 
 
 class ClusterIngest(Ingest):
@@ -116,6 +141,7 @@ class Cluster:
         self.keeper = keeper
         self.holder = holder
         self.stopping = threading.Event()
+        self._unlock = client.register_script(_UNLOCK)
 
     def describe(self) -> dict:
         lease = self.keeper.lease
@@ -125,6 +151,26 @@ class Cluster:
             holder = None
         return {"instance": self.holder, "follower": self.follower.describe(), "lag": self.follower.lag(),
                 "leader": bool(self.keeper.is_leader), "lease_holder": holder}
+
+    @contextmanager
+    def lock(self, name: str, seconds: float):
+        """A lock every instance honours: SET NX PX with a value of our own, deleted only while ours."""
+        key, mine = f"{self.stream.prefix}lock:{name}", f"{self.holder}:{uuid.uuid4().hex}"
+        deadline = time.monotonic() + seconds
+        for _turn in wait_turns(deadline):
+            if self.client.set(key, mine, nx=True, px=max(1, int(seconds * 1000))):
+                break
+        else:
+            raise Busy(f"{name} stayed busy for {seconds:g} s")
+        try:
+            # What the last holder did may have been applied on its instance only so far: catch up
+            # with everything appended until now before the block reads anything.
+            last = self.stream.bounds().last
+            if last != "0-0" and self.follower.wait_applied(last, max(0.0, deadline - time.monotonic())) is None:
+                raise Busy(f"{name}: this instance could not catch up with the stream in time")
+            yield
+        finally:
+            self._unlock(keys=[key], args=[mine])
 
     def stop(self) -> None:
         self.stopping.set()
@@ -136,37 +182,39 @@ def check_redis(settings: dict) -> str | None:
     """Why `serve` must not start in the distributed mode with these settings (None: it may)."""
     if not settings.get("CONSOLE_REDIS_URL"):
         return None
-    import redis  # only here: the embedded mode never imports it
-
     try:
-        client = redis.Redis.from_url(settings["CONSOLE_REDIS_URL"], socket_timeout=5, socket_connect_timeout=3)
-        EventStream(client, settings["CONSOLE_REDIS_PREFIX"]).check_policy()
+        connect(settings)
     except ClusterError as error:
         return str(error)
-    except redis.RedisError as error:
-        return f"Redis at CONSOLE_REDIS_URL cannot be reached: {error}"
     return None
 
 
-def init_cluster(app: Flask, store) -> Cluster:
-    """Connect to Redis, check it, catch this instance up, and swap the bus and ingest for the stream's."""
+def connect(settings) -> tuple[object, EventStream]:
+    """A Redis client and the console's stream on it, once Redis answers and will not evict (else ClusterError)."""
     import redis  # only here: the embedded mode never imports it
 
-    config = app.config
-    if not config.get("CONSOLE_SECRET_KEY"):
-        raise ClusterError("CONSOLE_SECRET_KEY must be set when CONSOLE_REDIS_URL is: every instance signs and "
-                           "reads the same session cookies, so none may make up a key of its own.")
-    client = redis.Redis.from_url(config["CONSOLE_REDIS_URL"], socket_timeout=5, socket_connect_timeout=3,
+    client = redis.Redis.from_url(settings["CONSOLE_REDIS_URL"], socket_timeout=5, socket_connect_timeout=3,
                                   health_check_interval=10)
-    prefix = config["CONSOLE_REDIS_PREFIX"]
-    stream = EventStream(client, prefix, maxlen=config["CONSOLE_REDIS_STREAM_MAXLEN"],
-                         dedupe_seconds=config["CONSOLE_REDIS_DEDUPE_SECONDS"])
+    stream = EventStream(client, settings["CONSOLE_REDIS_PREFIX"], maxlen=settings["CONSOLE_REDIS_STREAM_MAXLEN"],
+                         dedupe_seconds=settings["CONSOLE_REDIS_DEDUPE_SECONDS"])
     try:
         stream.check_policy()
     except redis.RedisError as error:
         raise ClusterError(f"Redis at CONSOLE_REDIS_URL cannot be reached: {error}") from error
+    return client, stream
+
+
+def init_cluster(app: Flask, store) -> Cluster:
+    """Connect to Redis, check it, and swap the bus, the ingest and shared writes for the stream's."""
+    config = app.config
+    if not config.get("CONSOLE_SECRET_KEY"):
+        raise ClusterError("CONSOLE_SECRET_KEY must be set when CONSOLE_REDIS_URL is: every instance signs and "
+                           "reads the same session cookies, so none may make up a key of its own.")
+    client, stream = connect(config)
+    prefix = stream.prefix
     bus = ClusterBus(stream)
     bus.init_app(app, store)
+    store.relay = bus.relay  # users, sessions, login counters and the directory go through the stream too
     follower = Follower(stream, store, bus)
     bus.follower = follower
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -199,3 +247,32 @@ def _trim_loop(cluster: Cluster) -> None:
                 cluster.stream.trim()
             except Exception:  # noqa: BLE001 - Redis away for a moment: trimming can wait for the next round
                 log.warning("trimming the stream failed; the next round tries again")
+
+
+def command_store(settings: dict):
+    """A store for a CLI command in the distributed mode: a fresh read model caught up from the stream.
+
+    Its writes go through the stream like an instance's. A temporary file, never an instance's own
+    database (two followers must not share one position). Returns (store, stop).
+    """
+    folder = tempfile.mkdtemp(prefix="supervisor-console-command-")
+    store = Store(str(Path(folder) / "read-model.db"))
+    store.migrate()
+    _client, stream = connect(settings)
+    bus = ClusterBus(stream)
+    bus.store = store
+    follower = bus.follower = Follower(stream, store, bus)
+    follower.prepare()
+    last = stream.bounds().last
+    follower.start()
+    if last != "0-0" and follower.wait_applied(last, timeout=600) is None:
+        follower.stop()
+        raise ClusterError("could not catch up with the event stream within 10 minutes")
+    store.relay = bus.relay
+
+    def stop() -> None:
+        follower.stop()
+        store.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return store, stop

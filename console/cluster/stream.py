@@ -22,6 +22,7 @@ import json
 import uuid
 from typing import NamedTuple
 
+from console.config import ConfigError
 from console.telnyx.events import CONSOLE, Event, parse_event
 
 # KEYS: stream, lease, epoch. ARGV: seen-key prefix, window seconds, maxlen, fence token ("" for none),
@@ -53,7 +54,7 @@ return answers
 """
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ConfigError):
     """Redis cannot be used as the distributed console needs it; the message says what to change."""
 
 

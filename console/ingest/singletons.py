@@ -1,21 +1,32 @@
-"""Work that must run on one instance only (the reconciler, the alert watcher), and the fence on what it writes.
+"""Work that must run on one instance only, or one at a time: the singletons, their fence, and named locks.
 
 In the embedded mode there is one instance, so it always leads. In the distributed mode the app
 holds a cluster (console.cluster.mode) whose lease keeper says whether this instance holds the
 leader lease now; a singleton skips its round when it does not. What a singleton publishes inside
 `fenced` carries the lease's fencing token, and the stream's append script refuses a token the
 lease no longer holds: a leader that was paused past its lease and wakes cannot write.
+
+`exclusive(app, name, seconds)` holds a named lock across every instance (a Redis key in the
+distributed mode, a lock in this process otherwise) for what must not run twice at once, like
+dialling a supervisor's line: a second click waits for the first, then sees its result.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 
 from flask import Flask
 
 CLUSTER = "console.cluster"
 _fence = threading.local()
+_local_locks: dict[str, threading.Lock] = {}
+_making = threading.Lock()
+
+
+class Busy(RuntimeError):
+    """A named lock stayed taken for as long as the caller would wait."""
 
 
 def leads(app: Flask) -> bool:
@@ -42,3 +53,31 @@ def fenced(app: Flask):
 def current_fence() -> tuple[int, str] | None:
     """The (fencing token, epoch) this thread's writes carry now (None: unfenced)."""
     return getattr(_fence, "token", None)
+
+
+@contextmanager
+def exclusive(app: Flask, name: str, seconds: float):
+    """Hold the lock `name` (waiting up to `seconds` for it) for the block; Busy when it stays taken.
+
+    In the distributed mode the lock lapses by itself after `seconds` should its holder die.
+    """
+    cluster = app.extensions.get(CLUSTER)
+    if cluster is not None:
+        with cluster.lock(name, seconds):
+            yield
+        return
+    with _making:
+        lock = _local_locks.setdefault(name, threading.Lock())
+    if not lock.acquire(timeout=seconds):
+        raise Busy(f"{name} stayed busy for {seconds:g} s")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def wait_turns(deadline: float, step: float = 0.05):
+    """Moments to try again until `deadline` (monotonic), `step` apart: for locks polled in Redis."""
+    while time.monotonic() < deadline:
+        yield
+        time.sleep(step)

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from console.state.shared_writes import operation, shared
 from console.telnyx.events import format_timestamp
 
 _WITH_ADDRESSES = """
@@ -86,49 +87,58 @@ def save_agent(store, name: str, team: str, addresses: list[str], *, was: str | 
     Raises, storing nothing: AddressOwned when another agent already has one of the addresses,
     NameTaken when `new_only` and the name exists, or when a rename would take another agent's name.
     """
-    now = format_timestamp(store._clock())
-    with store._writing() as db:
-        connection = db.conn
-        found = connection.execute("SELECT id, name, team FROM agents WHERE name = ? COLLATE NOCASE",
-                                   [was or name]).fetchone()
-        agent_id = found[0] if found else None
-        if new_only and found is not None:
-            raise NameTaken(found[1])
-        if was is not None and was.casefold() != name.casefold():
-            other = connection.execute("SELECT name FROM agents WHERE name = ? COLLATE NOCASE", [name]).fetchone()
-            if other is not None:
-                raise NameTaken(other[0])
-        for address in addresses:
-            owner = connection.execute(
-                "SELECT a.name FROM agent_addresses x JOIN agents a ON a.id = x.agent_id"
-                " WHERE x.address = ? AND a.id IS NOT ?", [address, agent_id]).fetchone()
-            if owner is not None:
-                raise AddressOwned(address, owner[0])
-        if found is None:
-            agent_id = connection.execute("INSERT INTO agents (name, team, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                                          [name, team, now, now]).lastrowid
-            outcome = "added"
-        else:
-            held = sorted(row[0] for row in connection.execute(
-                "SELECT address FROM agent_addresses WHERE agent_id = ?", [agent_id]))
-            same = (found[1], found[2], held) == (name, team, sorted(addresses))
-            outcome = "unchanged" if same else "updated"
-            if not same:
-                connection.execute("UPDATE agents SET name = ?, team = ?, updated_at = ? WHERE id = ?",
-                                   [name, team, now, agent_id])
-                connection.execute("DELETE FROM agent_addresses WHERE agent_id = ?", [agent_id])
-        if outcome != "unchanged":
-            connection.executemany("INSERT INTO agent_addresses (address, agent_id) VALUES (?, ?)",
-                                   [(address, agent_id) for address in dict.fromkeys(addresses)])
+    outcome = shared(store, "save_agent_row", name=name, team=team, addresses=list(addresses), was=was,
+                     new_only=new_only, now=format_timestamp(store._clock()))
     return Saved(outcome, agent(store, name))
+
+
+@operation
+def save_agent_row(connection, name: str, team: str, addresses: list[str], was: str | None, new_only: bool,
+                   now: str) -> str:
+    found = connection.execute("SELECT id, name, team FROM agents WHERE name = ? COLLATE NOCASE",
+                               [was or name]).fetchone()
+    agent_id = found[0] if found else None
+    if new_only and found is not None:
+        raise NameTaken(found[1])
+    if was is not None and was.casefold() != name.casefold():
+        other = connection.execute("SELECT name FROM agents WHERE name = ? COLLATE NOCASE", [name]).fetchone()
+        if other is not None:
+            raise NameTaken(other[0])
+    for address in addresses:
+        owner = connection.execute(
+            "SELECT a.name FROM agent_addresses x JOIN agents a ON a.id = x.agent_id"
+            " WHERE x.address = ? AND a.id IS NOT ?", [address, agent_id]).fetchone()
+        if owner is not None:
+            raise AddressOwned(address, owner[0])
+    if found is None:
+        agent_id = connection.execute("INSERT INTO agents (name, team, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                                      [name, team, now, now]).lastrowid
+        outcome = "added"
+    else:
+        held = sorted(row[0] for row in connection.execute(
+            "SELECT address FROM agent_addresses WHERE agent_id = ?", [agent_id]))
+        same = (found[1], found[2], held) == (name, team, sorted(addresses))
+        outcome = "unchanged" if same else "updated"
+        if not same:
+            connection.execute("UPDATE agents SET name = ?, team = ?, updated_at = ? WHERE id = ?",
+                               [name, team, now, agent_id])
+            connection.execute("DELETE FROM agent_addresses WHERE agent_id = ?", [agent_id])
+    if outcome != "unchanged":
+        connection.executemany("INSERT INTO agent_addresses (address, agent_id) VALUES (?, ?)",
+                               [(address, agent_id) for address in dict.fromkeys(addresses)])
+    return outcome
 
 
 def remove_agent(store, name: str) -> bool:
     """Take an agent and their addresses out of the directory; False when there was no such agent."""
-    with store._writing() as db:
-        found = db.conn.execute("SELECT id FROM agents WHERE name = ? COLLATE NOCASE", [name]).fetchone()
-        if found is None:
-            return False
-        db.conn.execute("DELETE FROM agent_addresses WHERE agent_id = ?", [found[0]])
-        db.conn.execute("DELETE FROM agents WHERE id = ?", [found[0]])
-        return True
+    return shared(store, "remove_agent_row", name=name)
+
+
+@operation
+def remove_agent_row(connection, name: str) -> bool:
+    found = connection.execute("SELECT id FROM agents WHERE name = ? COLLATE NOCASE", [name]).fetchone()
+    if found is None:
+        return False
+    connection.execute("DELETE FROM agent_addresses WHERE agent_id = ?", [found[0]])
+    connection.execute("DELETE FROM agents WHERE id = ?", [found[0]])
+    return True

@@ -15,6 +15,8 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from console.state.shared_writes import operation, shared
+
 ACCOUNT = "account"
 ADDRESS = "address"
 KINDS = (ACCOUNT, ADDRESS)
@@ -52,34 +54,49 @@ def blocked(store, keys: Iterable[tuple[str, str]], now: float) -> Count | None:
         return _block_in_force(db.conn, keys, now)
 
 
+# Waits are sent to the shared write as a table of this many counts per kind (the last one holds after).
+TABLE_LENGTH = 64
+
+
 def count_attempt(store, keys: Iterable[tuple[str, str]], now: float, *, window: float,
                   wait_after: Callable[[str, int], float]) -> tuple[Count | None, list[Count]]:
     """In one transaction: the wait in force (then nothing is counted), else every counter's new count.
 
     A counter quiet for more than `window` seconds starts again from one; `wait_after(kind,
-    failures)` says how many seconds a counter that now holds `failures` must wait.
+    failures)` says how many seconds a counter that now holds `failures` must wait (read for up to
+    TABLE_LENGTH failures; more wait as long as that many). A shared write: in the distributed mode,
+    guesses spread over instances count against the same counters.
     """
     keys = [(kind, key) for kind, key in keys if kind in KINDS]
-    with store._writing() as db:
-        connection = db.conn
-        waiting = _block_in_force(connection, keys, now)
-        if waiting is not None:
-            return waiting, []
-        counted = []
-        for kind, key in keys:
-            row = _row(connection, kind, key)
-            fresh = row is None or now - row[1] > window
-            failures = 1 if fresh else row[0] + 1
-            before = 0.0 if row is None else row[2]
-            until = now + max(0.0, wait_after(kind, failures))
-            connection.execute(
-                "INSERT INTO login_failures (kind, key, failures, last_failed_at, blocked_until) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(kind, key) DO UPDATE SET failures = excluded.failures,"
-                " last_failed_at = excluded.last_failed_at, blocked_until = excluded.blocked_until",
-                [kind, key, failures, now, until])
-            counted.append(Count(kind, key, failures, until, before))
-        prune(connection, now, window)
-        return None, counted
+    waits = {kind: [wait_after(kind, failures) for failures in range(1, TABLE_LENGTH + 1)]
+             for kind in {kind for kind, _ in keys}}
+    return shared(store, "count_login_attempt", keys=[list(pair) for pair in keys], now=now, window=window,
+                  waits=waits)
+
+
+@operation
+def count_login_attempt(connection: sqlite3.Connection, keys: list, now: float, window: float,
+                        waits: dict) -> tuple[Count | None, list[Count]]:
+    keys = [(kind, key) for kind, key in keys]
+    waiting = _block_in_force(connection, keys, now)
+    if waiting is not None:
+        return waiting, []
+    counted = []
+    for kind, key in keys:
+        row = _row(connection, kind, key)
+        fresh = row is None or now - row[1] > window
+        failures = 1 if fresh else row[0] + 1
+        before = 0.0 if row is None else row[2]
+        table = waits[kind]
+        until = now + max(0.0, table[min(failures, len(table)) - 1])
+        connection.execute(
+            "INSERT INTO login_failures (kind, key, failures, last_failed_at, blocked_until) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(kind, key) DO UPDATE SET failures = excluded.failures,"
+            " last_failed_at = excluded.last_failed_at, blocked_until = excluded.blocked_until",
+            [kind, key, failures, now, until])
+        counted.append(Count(kind, key, failures, until, before))
+    prune(connection, now, window)
+    return None, counted
 
 
 def forgive(store, counted: Iterable[Count]) -> None:
@@ -87,17 +104,21 @@ def forgive(store, counted: Iterable[Count]) -> None:
 
     The address keeps the wait it had before, unless another attempt changed it meanwhile.
     """
-    with store._writing() as db:
-        for count in counted:
-            if count.kind == ACCOUNT:
-                db.conn.execute("DELETE FROM login_failures WHERE kind = ? AND key = ?", [count.kind, count.key])
-                continue
-            db.conn.execute(
-                "UPDATE login_failures SET failures = max(failures - 1, 0),"
-                " blocked_until = CASE WHEN blocked_until = ? THEN ? ELSE blocked_until END"
-                " WHERE kind = ? AND key = ?", [count.blocked_until, count.before_until, count.kind, count.key])
-            db.conn.execute("DELETE FROM login_failures WHERE kind = ? AND key = ? AND failures = 0",
-                            [count.kind, count.key])
+    shared(store, "forgive_login", counted=[[count.kind, count.key, count.blocked_until, count.before_until]
+                                            for count in counted])
+
+
+@operation
+def forgive_login(connection: sqlite3.Connection, counted: list) -> None:
+    for kind, key, blocked_until, before_until in counted:
+        if kind == ACCOUNT:
+            connection.execute("DELETE FROM login_failures WHERE kind = ? AND key = ?", [kind, key])
+            continue
+        connection.execute(
+            "UPDATE login_failures SET failures = max(failures - 1, 0),"
+            " blocked_until = CASE WHEN blocked_until = ? THEN ? ELSE blocked_until END"
+            " WHERE kind = ? AND key = ?", [blocked_until, before_until, kind, key])
+        connection.execute("DELETE FROM login_failures WHERE kind = ? AND key = ? AND failures = 0", [kind, key])
 
 
 def prune(connection: sqlite3.Connection, now: float, window: float) -> int:

@@ -4,6 +4,8 @@ The browser's cookie carries only a random session id; the row is stored under t
 id, so reading the table gives nobody a cookie that works. A row is never changed back once ended.
 Ended and long-quiet rows are pruned as new sessions start. How long a session may last or stay
 idle is the caller's policy (console.access.session_cookie); this module only stores and reads.
+Every write is a shared operation (shared_writes.py): in the distributed mode, ending a session on
+one instance ends it on all.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+
+from console.state.shared_writes import operation, shared
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,15 @@ def _key(session_id: str) -> str:
 def start(store, user_name: str, now: float, *, forget_before: float) -> str:
     """A new session for this user; returns its id (for the cookie). Rows quiet since `forget_before` go."""
     session_id = secrets.token_urlsafe(32)
-    with store._writing() as db:
-        db.conn.execute("INSERT INTO sessions (id, user_name, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
-                        [_key(session_id), user_name, now, now])
-        db.conn.execute("DELETE FROM sessions WHERE coalesce(ended_at, last_seen_at) < ?", [forget_before])
+    shared(store, "start_session", key=_key(session_id), user_name=user_name, now=now, forget_before=forget_before)
     return session_id
+
+
+@operation
+def start_session(connection, key: str, user_name: str, now: float, forget_before: float) -> None:
+    connection.execute("INSERT INTO sessions (id, user_name, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
+                       [key, user_name, now, now])
+    connection.execute("DELETE FROM sessions WHERE coalesce(ended_at, last_seen_at) < ?", [forget_before])
 
 
 def find(store, session_id: str) -> SessionRow | None:
@@ -56,26 +64,38 @@ def find(store, session_id: str) -> SessionRow | None:
 
 def touch(store, session_id: str, now: float) -> None:
     """Note that the session is in use now (callers do this at most every so often, not per request)."""
-    with store._writing() as db:
-        db.conn.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at IS NULL AND last_seen_at < ?",
-                        [now, _key(session_id), now])
+    shared(store, "touch_session", key=_key(session_id), now=now)
+
+
+@operation
+def touch_session(connection, key: str, now: float) -> None:
+    connection.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at IS NULL AND last_seen_at < ?",
+                       [now, key, now])
 
 
 def end(store, session_id: str, now: float, reason: str) -> bool:
     """End one session, saying why; False when it was already ended or never stored."""
-    with store._writing() as db:
-        cursor = db.conn.execute("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
-                                 [now, reason, _key(session_id)])
-        return cursor.rowcount == 1
+    return shared(store, "end_session", key=_key(session_id), now=now, reason=reason)
+
+
+@operation
+def end_session(connection, key: str, now: float, reason: str) -> bool:
+    cursor = connection.execute("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+                                [now, reason, key])
+    return cursor.rowcount == 1
 
 
 def end_all_of(store, user_name: str, now: float, reason: str) -> int:
     """End every open session of one user, saying why; returns how many were open."""
-    with store._writing() as db:
-        cursor = db.conn.execute(
-            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_name = ? AND ended_at IS NULL",
-            [now, reason, user_name])
-        return cursor.rowcount
+    return shared(store, "end_sessions_of", user_name=user_name, now=now, reason=reason)
+
+
+@operation
+def end_sessions_of(connection, user_name: str, now: float, reason: str) -> int:
+    cursor = connection.execute(
+        "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_name = ? AND ended_at IS NULL",
+        [now, reason, user_name])
+    return cursor.rowcount
 
 
 def open_count(store, user_name: str) -> int:

@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlite_utils import Database
 
-from console.state import kpi_facts
+from console.state import kpi_facts, shared_writes
 from console.state.batch import Batch, select_rows
 from console.state.event_writes import UnusableEvent, writes_for
 from console.state.projection import KEYS, Write, order_key
 from console.state.queries import Queries, distinct_sql
 from console.state.schema import AUDIT_COLUMNS, AUDIT_EVENT, migrations
+from console.state.shared_writes import operation, shared
 from console.telnyx.events import CONSOLE, Event, format_timestamp
 
 log = logging.getLogger("console.store")
@@ -60,6 +61,7 @@ class Writer:
         self.connection: sqlite3.Connection = db.conn
         self.batch = Batch(db, store._schema(db))
         self.changed: set[str] = set()
+        self.results: dict[str, object] = {}  # shared writes' results by event id (shared_writes.py)
         # Event types some audit entry still waits to be confirmed by: most webhooks confirm nothing,
         # so one query per transaction spares one per event.
         self._awaited: set[str] | None = None
@@ -72,6 +74,9 @@ class Writer:
     def apply(self, event: Event) -> bool:
         """Log and project one event; False when the log already held its id (nothing changes)."""
         store, db = self._store, self._db
+        if shared_writes.is_shared(event):  # users, sessions, counters, the directory: applied, not logged
+            self.results[event.id] = shared_writes.apply(self.connection, event)
+            return True
         if event.event_type == AUDIT_EVENT:
             store._audit(db, event)
             self._awaited = None
@@ -99,6 +104,8 @@ class Store(Queries):
         self._open_dbs: weakref.WeakSet[Database] = weakref.WeakSet()
         self._columns: dict[str, list[str]] | None = None
         self._shared: Database | None = None
+        # Distributed mode: runs shared writes through the stream (console.cluster.mode sets it).
+        self.relay: Callable[[str, dict], object] | None = None
 
     # --- connections --------------------------------------------------------------------------
 
@@ -253,22 +260,26 @@ class Store(Queries):
     # --- users and reading --------------------------------------------------------------------
 
     def save_user(self, user: dict) -> None:
-        """Create or update a user by name; created_at is kept from the first save."""
-        now = format_timestamp(self._clock())
-        values = [user["name"], user.get("password_hash"), user["role"], user.get("phone"),
-                  int(bool(user.get("disabled"))), now, now]
-        with self._writing() as db:
-            db.execute(
-                "INSERT INTO users (name, password_hash, role, phone, disabled, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-                " password_hash = excluded.password_hash, role = excluded.role, phone = excluded.phone,"
-                " disabled = excluded.disabled, updated_at = excluded.updated_at", values)
+        """Create or update a user by name; created_at is kept from the first save (a shared write)."""
+        shared(self, "save_user", name=user["name"], password_hash=user.get("password_hash"), role=user["role"],
+               phone=user.get("phone"), disabled=bool(user.get("disabled")), now=format_timestamp(self._clock()))
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
         """Rows of one SELECT as dicts, on a reading connection (the query methods in queries.py use it)."""
         with self._reading() as db:
             self._schema(db)
             return select_rows(db, sql, params)
+
+
+@operation
+def save_user(connection, name: str, password_hash: str | None, role: str, phone: str | None, disabled: bool,
+              now: str) -> None:
+    connection.execute(
+        "INSERT INTO users (name, password_hash, role, phone, disabled, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+        " password_hash = excluded.password_hash, role = excluded.role, phone = excluded.phone,"
+        " disabled = excluded.disabled, updated_at = excluded.updated_at",
+        [name, password_hash, role, phone, int(disabled), now, now])
 
 
 def get_store() -> Store:

@@ -19,6 +19,7 @@ from flask import current_app
 from console.access.auth import current_user
 from console.access.users import UserError, check_address
 from console.ingest.bus import get_bus
+from console.ingest.singletons import Busy, exclusive
 from console.state.store import get_store
 from console.supervision.audio_paths import Hearing, audio_paths, hearing, join_names
 from console.supervision.targets import roles_of, the_agent
@@ -33,6 +34,8 @@ from console.telnyx.events import console_event
 
 DEMO_PHONE = "+13125550199"
 DIAL_TIMEOUT_SECS = 30
+# How long a second click waits for the first one's dial (Telnyx answers POST /calls well within it).
+DIAL_LOCK_SECONDS = 20.0
 PRESENT = ("joining", "joined")
 HEARD_BY_ALL = ("none", "barge")
 
@@ -152,7 +155,20 @@ def _client_state(username: str) -> str:
 
 
 def connect_line(supervisor: dict, raw_phone: str | None = None) -> str:
-    """Dial the supervisor's phone (POST /calls); the call webhooks then say when it is answered."""
+    """Dial the supervisor's phone (POST /calls); the call webhooks then say when it is answered.
+
+    One dial at a time per supervisor, across every instance: a second click waits for the first
+    and then finds the line already calling.
+    """
+    try:
+        with exclusive(current_app._get_current_object(), f"supervisor-line:{supervisor['username']}",
+                       DIAL_LOCK_SECONDS):
+            return _dial_line(supervisor, raw_phone)
+    except Busy:
+        raise SupervisionRefused("The console is already calling your phone.") from None
+
+
+def _dial_line(supervisor: dict, raw_phone: str | None) -> str:
     line = line_of(supervisor)
     if line.live:
         raise SupervisionRefused("Your line is already connected." if line.status == "connected"
