@@ -117,6 +117,10 @@ class Follower:
             if stored[0] is None:
                 with self.store.transaction() as writer:
                     write_position(writer.connection, epoch, self.position)
+                if first != START and self.on_rebuild is not None:
+                    # A new instance on a stream that may have been trimmed: it takes what is retained,
+                    # and one reconcile heals the live state that the trimmed entries had built.
+                    self.on_rebuild("joined a stream that may have been trimmed")
         self.connected = True
         self.last_read = time.monotonic()
 

@@ -141,6 +141,8 @@ class Cluster:
         self.keeper = keeper
         self.holder = holder
         self.stopping = threading.Event()
+        self.heal_requested = threading.Event()  # console.ingest.singletons.must_heal
+        follower.on_rebuild = lambda reason: self.heal_requested.set()
         self._unlock = client.register_script(_UNLOCK)
 
     def describe(self) -> dict:

@@ -24,7 +24,7 @@ from flask import Flask
 
 from console.ingest.bus import get_bus
 from console.ingest.comparison import RestComparison
-from console.ingest.singletons import fenced, leads
+from console.ingest.singletons import fenced, healed, leads, must_heal
 from console.state.store import get_store
 from console.telnyx.client import get_telnyx
 from console.telnyx.errors import (
@@ -161,11 +161,17 @@ class Reconciler(RestComparison):
                     return
                 continue
             self._wake.clear()
-            if not leads(self.app):  # another instance holds the leader lease: it reconciles
+            healing = must_heal(self.app)
+            if not healing and not leads(self.app):  # another instance holds the leader lease: it reconciles
                 if self._stop.wait(FOLLOWER_PAUSE):
                     return
                 continue
             try:
+                if healing:  # this read model rebuilt or joined late: one pass of its own (corrections are idempotent)
+                    self.run_once()
+                    healed(self.app)
+                    self._next_full = time.monotonic() + self.interval
+                    continue
                 with fenced(self.app):
                     if time.monotonic() >= self._next_full:
                         self.run_once()

@@ -35,6 +35,20 @@ def leads(app: Flask) -> bool:
     return cluster is None or bool(cluster.keeper.is_leader)
 
 
+def must_heal(app: Flask) -> bool:
+    """Whether this instance's read model may lack what the stream no longer holds (it rebuilt, or joined
+    late): then it reconciles with Telnyx once itself, leader or not."""
+    cluster = app.extensions.get(CLUSTER)
+    return cluster is not None and cluster.heal_requested.is_set()
+
+
+def healed(app: Flask) -> None:
+    """The reconcile that `must_heal` asked for has run."""
+    cluster = app.extensions.get(CLUSTER)
+    if cluster is not None:
+        cluster.heal_requested.clear()
+
+
 @contextmanager
 def fenced(app: Flask):
     """Within this block, what this thread publishes carries the lease's fencing token (distributed mode)."""

@@ -13,8 +13,11 @@ import uuid
 import pytest
 import requests
 
+from console.simulator import Simulator
+from console.state.store import Store
 from console.telnyx import signing
 from tests.cluster.instances import Instance
+from tests.ingest.test_end_to_end import console_view, simulator_view
 from tests.event_factory import at, conference_created, joined
 from tests.waiting import wait_for
 
@@ -198,3 +201,38 @@ def test_a_leader_paused_past_its_lease_wakes_as_a_follower(cluster):
     report = first.ready()["cluster"]
     assert not report["leader"], "the woken leader still believed it leads"
     assert report["lease_holder"] == other.ready()["cluster"]["instance"]
+
+
+def test_an_instance_joining_after_the_stream_was_trimmed_heals_from_telnyx_and_equals_the_truth(tmp_path,
+                                                                                                 redis_server):
+    simulator = Simulator(traffic=True, seed=7, speed=20.0)
+    simulator.start("127.0.0.1", 0)
+    telnyx = {"TELNYX_API_KEY": simulator.api_key, "TELNYX_BASE_URL": simulator.base_url,
+              "TELNYX_CONNECTION_ID": simulator.world.connection_id}
+    a = Instance(tmp_path, "a", redis_server.url, simulator.signing_key, **telnyx).start()
+    late = Instance(tmp_path, "late", redis_server.url, simulator.signing_key, **telnyx)
+    try:
+        simulator.delivery.set_url(f"{a.url}/webhooks/telnyx")
+        wait_for(lambda: simulator.traffic.stats()["sim_seconds"] >= 150, timeout=60, interval=0.2)
+        simulator.traffic.stop()
+        assert simulator.delivery.wait_idle(20)
+        with simulator.world.lock:
+            truth = simulator_view(simulator.world, details=False)
+        assert truth["live_conferences"], "the traffic built no conference"
+        redis_server.client().xtrim("console:events", maxlen=5, approximate=False)  # most of the day is gone
+        late.start()
+
+        def equal() -> bool:
+            store = Store(str(late.database))
+            try:
+                return console_view(store, details=False) == truth
+            finally:
+                store.close()
+
+        wait_for(equal, timeout=30, interval=0.3, message="the late instance never healed what the trim took")
+        assert late.ready()["reconciler"]["runs"] >= 1
+    finally:
+        simulator.delivery.set_url(None)
+        a.stop()
+        late.stop()
+        simulator.stop()
