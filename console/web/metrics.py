@@ -25,7 +25,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from console.ingest.singletons import CLUSTER
 from console.queues.alerts import get_watcher
 from console.queues.retention import get_retention, oldest_day_kept
 from console.state.retention import file_figures
@@ -198,6 +200,43 @@ def _count_webhook(response):
     return response
 
 
+class ClusterCollector:
+    """The distributed mode's figures, read from the follower, lease and ingest at each scrape."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        cluster = self.app.extensions[CLUSTER]
+        follower, ingest = cluster.follower, self.app.extensions.get("console.ingest")
+        lease_holder = _or_none(cluster.keeper.lease.holder)
+        yield GaugeMetricFamily("console_stream_lag_entries",
+                                "Stream entries this instance has not applied yet (-1: Redis cannot say).",
+                                value=follower.lag())
+        yield GaugeMetricFamily("console_stream_connected", "1 while this instance follows the stream.",
+                                value=int(follower.connected))
+        yield CounterMetricFamily("console_stream_applied_entries", "Stream entries applied here.",
+                                  value=follower.applied)
+        yield CounterMetricFamily("console_stream_rebuilds", "Times this instance rebuilt its read model.",
+                                  value=follower.rebuilds)
+        yield CounterMetricFamily("console_stream_dedupe_hits", "Webhooks the stream already held (by event id).",
+                                  value=getattr(ingest, "dedupe_hits", 0))
+        yield GaugeMetricFamily("console_leader", "1 while this instance holds the leader lease.",
+                                value=int(bool(cluster.keeper.is_leader)))
+        holder = GaugeMetricFamily("console_lease_holder", "The instance holding the leader lease (value 1).",
+                                   labels=["holder"])
+        if lease_holder:
+            holder.add_metric([lease_holder], 1)
+        yield holder
+
+
+def _or_none(read: Callable[[], object]):
+    try:
+        return read()
+    except Exception:  # noqa: BLE001 - Redis away: a scrape reports what it can
+        return None
+
+
 def init_app(app) -> ConsoleMetrics:
     """Build the app's metrics and connect them to the bus, hub and Telnyx client."""
     metrics = ConsoleMetrics()
@@ -216,6 +255,8 @@ def init_app(app) -> ConsoleMetrics:
     get_watcher(app).on_round = metrics.alert_round  # made here, started by whoever runs it (serve, /wallboard)
     get_retention(app).on_pruned = metrics.pruned  # made here, started by serve and demo
     metrics.watch_database(app.extensions["console.store"], app.config)
+    if CLUSTER in app.extensions:
+        metrics.registry.register(ClusterCollector(app))
     app.after_request(_count_webhook)
     return metrics
 

@@ -236,3 +236,35 @@ def test_an_instance_joining_after_the_stream_was_trimmed_heals_from_telnyx_and_
         a.stop()
         late.stop()
         simulator.stop()
+
+
+def metric(instance: Instance, name: str) -> str:
+    text = instance.page("/metrics").text
+    return "\n".join(line for line in text.splitlines() if line.startswith(name))
+
+
+def test_metrics_report_the_stream_the_lease_and_dedupe_hits(cluster):
+    a, b = cluster("a"), cluster("b")
+    document = conference(600)[0]
+    a.post(document)
+    b.post(document)
+    wait_for(lambda: caught_up([a, b], 1), timeout=15)
+    assert metric(a, "console_stream_lag_entries") == "console_stream_lag_entries 0.0"
+    assert metric(a, "console_stream_connected") == "console_stream_connected 1.0"
+    hits = [metric(instance, "console_stream_dedupe_hits_total") for instance in (a, b)]
+    assert sorted(hits) == ["console_stream_dedupe_hits_total 0.0", "console_stream_dedupe_hits_total 1.0"], hits
+    holder = wait_for(lambda: leader([a, b]), timeout=15)
+    name = holder.ready()["cluster"]["instance"]
+    assert f'console_lease_holder{{holder="{name}"}} 1.0' in metric(b, "console_lease_holder")
+
+
+def test_a_killed_stream_connection_is_taken_up_again_and_nothing_is_missed(cluster, redis_server):
+    a, b = cluster("a"), cluster("b")
+    deliver([a], conference(700))
+    wait_for(lambda: caught_up([a, b], 3), timeout=15)
+    client = redis_server.client()
+    killed = client.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 2, "no instance connection was killed"
+    deliver([a], conference(701))  # the webhook path reconnects at once; B's follower must too
+    wait_for(lambda: caught_up([a, b], 6), timeout=20, message=f"after CLIENT KILL: {a.counts()}, {b.counts()}")
+    assert b.ready()["status"] == "ready"
