@@ -96,6 +96,7 @@ class Follower:
         self.connected = False
         self.last_error = ""
         self.last_read = 0.0  # monotonic time of the last successful read
+        self.on_connection: Callable[[bool], None] | None = None  # told when reading stops or resumes
         self._keys: dict[str, set[str]] = {}  # entry id -> keys its batch changed, for waiting publishers
         self._results: dict[str, object] = {}  # entry id -> a shared write's result, for its caller
         self._cond = threading.Condition()
@@ -155,16 +156,29 @@ class Follower:
                     checked = time.monotonic()
                     self._check_epoch()
                 entries = self.stream.read(self.position, count=self.batch, block_ms=500)
-                self.connected, self.last_error, self.last_read = True, "", time.monotonic()
+                self._connection(True)
+                self.last_error, self.last_read = "", time.monotonic()
                 if entries:
                     self.apply(entries)
             except Exception as error:  # noqa: BLE001 - Redis gone or a bad moment: pause, then resume from the stored position
                 if self.connected:
                     log.warning("the stream cannot be read (%s); retrying", error)
-                self.connected, self.last_error = False, str(error) or type(error).__name__
+                self.last_error = str(error) or type(error).__name__
+                self._connection(False)
                 with self._cond:
                     self._cond.notify_all()
                 self._stop.wait(0.5)
+
+    def _connection(self, connected: bool) -> None:
+        """Note whether the stream can be read, telling `on_connection` on each change."""
+        if connected == self.connected:
+            return
+        self.connected = connected
+        if self.on_connection is not None:
+            try:
+                self.on_connection(connected)
+            except Exception:  # a notice must never stop the follower
+                log.exception("telling the pages about the stream's connection failed")
 
     def _check_epoch(self) -> None:
         epoch = self.stream.epoch()

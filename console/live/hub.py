@@ -140,6 +140,12 @@ class Hub:
                 self._want_snapshot.add(subscription)
                 self._wake.notify()
 
+    def broadcast(self, messages: list[str]) -> int:
+        """Send every open page the same frame now (a page-wide notice, e.g. data paused); how many took it."""
+        with self._wake:
+            subscribers = list(self._subscribers)
+        return sum(subscriber.deliver(messages) for subscriber in subscribers)
+
     # -- events -------------------------------------------------------------------------------
 
     def notify(self, keys: Iterable[str], event=None) -> None:

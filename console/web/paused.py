@@ -10,6 +10,7 @@ In the embedded mode there is no cluster and nothing here ever fires.
 from __future__ import annotations
 
 from flask import Flask, current_app, request
+from markupsafe import Markup, escape
 
 from console.ingest.group_commit import IngestUnavailable
 from console.ingest.singletons import CLUSTER
@@ -30,6 +31,15 @@ def data_paused() -> str | None:
     return PAUSED
 
 
+def paused_slot(text: str | None, *, oob: bool = False) -> Markup:
+    """Where every page shows the banner (empty while data flows); `oob` for a push to open pages."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    if text is None:
+        return Markup(f'<div id="data-paused-slot"{swap}></div>')
+    return Markup(f'<div id="data-paused-slot"{swap}><p class="access-banner data-paused" id="data-paused-banner" '
+                  f'role="alert"><strong>Data paused.</strong> {escape(text)}</p></div>')
+
+
 def _refuse_commands() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS") or (request.endpoint or "").startswith(_ALWAYS):
         return
@@ -38,6 +48,10 @@ def _refuse_commands() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Refuse commands while paused, and give templates `data_paused()` for the banner."""
+    """Refuse commands while paused, give templates the banner, and push it to open pages on each change."""
     app.before_request(_refuse_commands)
-    app.jinja_env.globals["data_paused"] = data_paused
+    app.jinja_env.globals["paused_slot"] = lambda: paused_slot(data_paused())
+    cluster, hub = app.extensions.get(CLUSTER), app.extensions.get("console.hub")
+    if cluster is not None and hub is not None:
+        cluster.follower.on_connection = (
+            lambda connected: hub.broadcast([str(paused_slot(None if connected else PAUSED, oob=True))]))

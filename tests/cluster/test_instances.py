@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import requests
+import websocket
 
 from console.simulator import Simulator
 from console.state.store import Store
@@ -65,6 +66,18 @@ def deliver(instances: list[Instance], documents: list[dict], *, attempts: int =
         else:
             raise AssertionError(f"no instance accepted {document['data']['id']}")
     return outcomes
+
+
+def until_frame(page, text: str, frames: int = 200) -> bool:
+    """Read the live socket's frames until one holds `text` (False after `frames` or its timeout)."""
+    for _ in range(frames):
+        try:
+            frame = page.recv()
+        except websocket.WebSocketTimeoutException:
+            return False
+        if text in frame:
+            return True
+    return False
 
 
 def caught_up(instances: list[Instance], events: int) -> bool:
@@ -147,14 +160,20 @@ def test_redis_down_answers_503_pauses_pages_refuses_commands_then_resumes_with_
     try:
         documents = [document for n in range(10) for document in conference(500 + n)]
         deliver([a, b], documents[:6])
+        live = websocket.create_connection(f"ws://127.0.0.1:{a.port}/live?watch=dashboard", timeout=10,
+                                           header=["X-Forwarded-User: night-shift"])
+        assert live.recv()  # the dashboard's snapshot, drawn while data flowed
         durable_redis.stop()
         assert a.post(documents[6]).status_code == 503  # Telnyx retries it
+        assert until_frame(live, 'id="data-paused-banner"'), "the open page was never told its data is paused"
         wait_for(lambda: a.ready_status() == 503, timeout=15, message="/readyz stayed ready without Redis")
         page = a.page("/")
         assert page.status_code == 200 and "Data paused." in page.text, "the dashboard did not say its data is paused"
         refused = a.command("/conferences/conf-x/mute", {"call_control_id": "leg-x"})
         assert refused.status_code == 503 and "Nothing was sent to Telnyx" in refused.text
         durable_redis.restart()  # appendfsync always: everything acknowledged is still there
+        assert until_frame(live, '<div id="data-paused-slot" hx-swap-oob="true"></div>'), "the banner stayed"
+        live.close()
         deliver([a, b], documents[6:])
         wait_for(lambda: caught_up([a, b], len(documents)), timeout=30,
                  message=f"after Redis came back: {a.counts()} and {b.counts()} against {len(documents)}")
