@@ -73,6 +73,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator, traffic and console wired together on this machine: no Telnyx account needed."""
+    if args.instances > 1:
+        return _demo_instances(args)
     # Loaded here so each command loads only what it runs: demo loads the simulator and the app.
     from console.agents.directory import fill
     from console.ingest.reconcile import start_reconciler
@@ -119,6 +121,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         reconciler.stop()
         simulator.stop()
         console.stop()
+    return 0
+
+
+def _demo_instances(args: argparse.Namespace) -> int:
+    """The demo in the distributed mode: Redis, N `serve` instances and a round-robin front (console.cluster.demo)."""
+    from console.agents.directory import fill
+    from console.cluster import demo as cluster
+    from console.cluster.mode import command_store
+    from console.simulator import Simulator
+
+    if args.database:
+        return _fail("--database is for the one-instance demo: each instance keeps its own file in the work folder")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a SIGTERM while starting still stops what started
+    simulator = Simulator(seed=args.seed, speed=args.speed, traffic=True)
+    simulator.delivery._session = cluster.one_connection_each()  # before start(), so webhooks spread out
+    demo = None
+    try:
+        redis_server = cluster.find_redis_server()
+        telnyx = {"TELNYX_API_KEY": simulator.api_key, "TELNYX_PUBLIC_KEY": simulator.public_key,
+                  "TELNYX_BASE_URL": simulator.start(host="127.0.0.1", port=args.simulator_port),
+                  "TELNYX_CONNECTION_ID": simulator.world.connection_id}
+        workdir = Path(tempfile.mkdtemp(prefix="supervisor-console-demo-"))
+        demo = cluster.start_cluster_demo(telnyx, workdir, args.instances, redis_server, args.host, args.port)
+        # The directory is shared: written once through the stream, as `supervisor-console agent` does.
+        store, stop_store = command_store(load_settings(overrides={"CONSOLE_REDIS_URL": demo.redis_url}))
+        try:
+            fill(store, ((agent.name, agent.queues[0], [agent.address]) for agent in simulator.traffic.agents))
+        finally:
+            stop_store()
+        simulator.delivery.set_url(f"{demo.url}/webhooks/telnyx")
+        print(f"Simulated Telnyx API: {telnyx['TELNYX_BASE_URL']}", *demo.summary(), sep="\n", flush=True)
+        demo.watch(lambda line: print(line, flush=True))
+        _wait_for_signal()
+    except cluster.DemoError as exc:
+        print(f"supervisor-console: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        simulator.stop()
+        if demo is not None:
+            demo.stop()
     return 0
 
 
@@ -247,6 +291,14 @@ def _speed(text: str) -> float:
     return value
 
 
+def _instances(text: str) -> int:
+    """How many console instances the demo runs: 1 (the usual demo) or more."""
+    value = int(text)
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError("instances must be between 1 and 16")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="supervisor-console", description=__doc__)
@@ -259,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per real second")
     demo.add_argument("--database", help="default: a fresh file in a temporary folder")
+    demo.add_argument("--instances", type=_instances, default=1, metavar="N",
+                      help="run N console instances on one Redis behind a round-robin front on --port (needs "
+                           "redis-server); kill one and the page carries on through another")
     demo.set_defaults(handler=cmd_demo)
 
     serve = commands.add_parser("serve", help="serve against Telnyx (gunicorn, gthread)")
