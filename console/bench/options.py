@@ -40,6 +40,8 @@ class BenchOptions:
     calls: int = 11500  # about 150,000 webhooks (14 an answered call, 5 an abandoned one)
     day_subscribers: int = 20
     day_rate: float | None = None  # webhooks offered per second; None: flat out
+    # The instances phase (instances.py): N consoles on one Redis against the embedded one; 0 skips it.
+    instances: int = 0
 
 
 def quick(options: BenchOptions) -> BenchOptions:
@@ -82,6 +84,11 @@ def options_from(args) -> BenchOptions:
         if args.day_rate <= 0:
             raise SystemExit(f"--day-rate takes webhooks per second above 0, got {args.day_rate}")
         options.day_rate = args.day_rate
+    if getattr(args, "instances", None) is not None:
+        if args.instances < 2:
+            raise SystemExit(f"--instances takes 2 or more consoles (the embedded one is the baseline), "
+                             f"got {args.instances}")
+        options.instances, options.ingest, options.attack, options.large_state = args.instances, False, False, False
     options.render_process = args.render_process
     options.deflate = args.deflate
     if args.rates:
@@ -139,4 +146,8 @@ def add_arguments(parser) -> None:
                              "(with --subscribers live pages, default 20, and a wallboard)")
     parser.add_argument("--calls", type=int, help="calls in the day (default 11500, about 150,000 webhooks)")
     parser.add_argument("--day-rate", type=float, help="webhooks per second the day is posted at (default: flat out)")
+    parser.add_argument("--instances", type=int,
+                        help="run N consoles on one Redis (posted round robin, timed across instances) against the "
+                             "embedded single console, instead of the default phases (--pages and --day still add "
+                             "theirs); the fixed rate is the first of --rates")
     parser.add_argument("--out", help="write the figures as JSON here")

@@ -1,5 +1,8 @@
 """The processes a benchmark run drives: the console under gunicorn, and helpers spoken to over pipes.
 
+The instances phase adds a redis-server of its own (RedisProcess), for the consoles it runs in the
+distributed mode.
+
 Each is started for the run and stopped by PID; /proc tells what CPU and memory they used.
 """
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +18,11 @@ import sys
 import time
 import urllib.request
 
+# Nothing on disk, and never an evicting policy: the console refuses to start on one.
+REDIS_ARGS = ("--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction")
+REDIS_FOLDERS = ("/usr/bin", "/usr/sbin")  # where distributions put redis-server when it is not on PATH
+REDIS_MISSING = ("redis-server not found: install it (Debian: apt-get install -y redis-server) "
+                 "or set REDIS_SERVER_PATH to the binary")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -88,7 +97,7 @@ class ConsoleProcess:
     """The console under gunicorn, started as a subprocess and stopped by PID."""
 
     def __init__(self, workdir: str, public_key: str, threads: int, render_process: bool = True,
-                 port: int | None = None, extra_args: list[str] | None = None):
+                 port: int | None = None, extra_args: list[str] | None = None, env: dict[str, str] | None = None):
         self.port = port or free_port()
         self.database = os.path.join(workdir, "bench.db")  # a state built beforehand is served as it is
         self.log = open(os.path.join(workdir, "console.log"), "wb")  # noqa: SIM115  closed by stop()
@@ -97,7 +106,9 @@ class ConsoleProcess:
                    "--database", self.database, "--public-key", public_key,
                    "--threads", str(threads), "--render-process" if render_process else "--no-render-process",
                    *(extra_args or [])]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        # `env` adds settings the server reads from the environment (the distributed mode's CONSOLE_REDIS_URL).
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **env} if env else None)
         self.url = f"http://127.0.0.1:{self.port}"
         try:
             wait_for(lambda: self.process.poll() is not None or _answers(f"{self.url}/healthz"), 60, "the console")
@@ -177,3 +188,58 @@ class Worker:
         if self.process.is_alive():
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.join(timeout=5)
+
+
+def find_redis_server() -> str:
+    """REDIS_SERVER_PATH, else redis-server on PATH, else in the usual folders; a clear exit when absent."""
+    configured = os.environ.get("REDIS_SERVER_PATH")
+    if configured:
+        if os.path.isfile(configured) and os.access(configured, os.X_OK):
+            return configured
+        raise SystemExit(f"{REDIS_MISSING} (REDIS_SERVER_PATH={configured!r} is not an executable file)")
+    for candidate in (shutil.which("redis-server"), *(os.path.join(f, "redis-server") for f in REDIS_FOLDERS)):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise SystemExit(REDIS_MISSING)
+
+
+def _pong(port: int) -> bool:
+    """Whether a Redis answers PING on the port (an inline command: no client library needed)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+            probe.sendall(b"PING\r\n")
+            return probe.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisProcess:
+    """A redis-server on a free 127.0.0.1 port in the run's folder, stopped by PID."""
+
+    def __init__(self, folder: str):
+        binary = find_redis_server()
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = os.path.join(folder, "redis.log")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", folder, "--daemonize", "no",
+                 "--logfile", "", *REDIS_ARGS], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: self.process.poll() is not None or _pong(self.port), 15, "redis-server")
+            if self.process.poll() is not None:
+                raise RuntimeError("redis-server exited early")
+        except RuntimeError as exc:
+            self.stop()
+            with open(self.log_path, "rb") as log:
+                raise RuntimeError(f"{exc}; its log ends:\n{log.read()[-2000:].decode(errors='replace')}") from None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)

@@ -62,6 +62,8 @@ def table(figures: dict) -> str:
         lines += _large_lines(figures["large_state"])
     if figures.get("day"):
         lines += day_lines(figures["day"])
+    if figures.get("instances"):
+        lines += _instances_lines(figures["instances"])
     pages = figures.get("pages")
     if pages:
         lines.append(f"large state: {pages['state']}")
@@ -111,3 +113,39 @@ def _large_lines(large: dict) -> list[str]:
         (f"  final view check: {'passed, lost 0' if check['passed'] else 'FAILED'} "
          f"({check['subscribers_checked']} subscribers, {check['items_checked']} items)"),
     ]
+
+
+def _instances_lines(result: dict) -> list[str]:
+    """The embedded run and the distributed one, phase by phase, then lag, log and view checks."""
+    count = result["instances"]
+    header = (f"{'run':<16}{'phase':<14}{'accepted/s':>11}{'failed':>8}{'p50 ms':>9}{'p99 ms':>9}{'samples':>9}"
+              f"{'ack p99':>9}  {'CPU % per instance':<20}{'Redis %':>8}  {'lag max':<14}{'lag end':<14}")
+    lines = [(f"instances: {count} consoles on one Redis against the embedded single console, webhooks round robin "
+             f"(fixed {result['fixed_rate']}/s, then flat out; {result['duration_s']} s each)"),
+             header, "-" * len(header)]
+    for name in ("embedded", "distributed"):
+        run = result[name]
+        label = "embedded x1" if name == "embedded" else f"distributed x{run['instances']}"
+        for p in run["phases"]:
+            lines.append(f"{label:<16}{p['phase']:<14}{p['accepted_per_s']:>11}{p['failed']:>8}"
+                         f"{_cell(p['latency_p50_ms']):>9}{_cell(p['latency_p99_ms']):>9}{p['latency_samples']:>9}"
+                         f"{_cell(p['ack_p99_ms']):>9}  {_join(p['console_cpu_percent']):<20}"
+                         f"{_cell(p['redis_cpu_percent']):>8}  {_join(p['lag_max']):<14}{_join(p['lag_at_end']):<14}")
+    distributed = result["distributed"]
+    flat = distributed["phases"][-1]
+    lines.append(f"latency: posted to instance i, the frame read on instance (i + 1) % {count} "
+                 f"({', '.join(f'{pair}: {n}' for pair, n in flat['latency_pairs'].items())}); lag: stream entries "
+                 f"not yet applied, from /readyz; caught up {_cell(flat['caught_up_s'])} s after flat out")
+    lines.append(f"flat out, {count} instances / embedded: {_cell(result['flat_out_to_embedded'])}")
+    for name in ("embedded", "distributed"):
+        run = result[name]
+        log, views = run["log"], run["view_check"]
+        logged = ", ".join(f"#{e['instance']} {log['accepted_checked'] - e['missing']}" for e in log["per_instance"])
+        verdict = "lost 0" if log["all_logged"] else f"LOST {log['lost']}"
+        lines.append(f"{name}: {log['accepted_checked']} accepted webhooks, logged on {logged} ({verdict}); "
+                     f"view check {'passed' if views['passed'] else 'FAILED'} ({views['items_checked']} items)")
+    return lines
+
+
+def _join(values) -> str:
+    return "-" if values is None else "/".join(_cell(value) for value in values)

@@ -5,6 +5,7 @@ database and a freshly made key. One process holds K WebSocket subscribers (dash
 and queue pages); another posts signed webhooks, first at fixed rates and then flat out, and in
 the same run hammers /healthz for the baseline. Then hostile clients are held open while webhooks
 keep arriving (attack.py), and a second console is measured at a large live state (large.py).
+With --instances N, N consoles on one Redis are measured against the embedded one instead (instances.py).
 Figures go to a table on stdout and to JSON.
 """
 
@@ -16,6 +17,7 @@ import shutil
 import tempfile
 
 from console.bench.day import run_day
+from console.bench.instances import instances_lost, run_instances
 from console.bench.large import run_large_state
 from console.bench.options import BenchOptions, options_from
 from console.bench.pages import measure_pages
@@ -34,6 +36,8 @@ def run(options: BenchOptions) -> dict:
             figures["large_state"] = run_large_state(options, workdir)
         if options.day:
             figures["day"] = run_day(options, workdir)
+        if options.instances:
+            figures["instances"] = run_instances(options, workdir)
         if options.pages:
             figures["pages"] = measure_pages(os.path.join(workdir, "pages.db"), *options.page_sizes)
         return figures
@@ -59,4 +63,4 @@ def lost(figures: dict) -> bool:
               day.get("final_view_check")]
     day_lost = bool(day) and not (day["webhooks"]["all_accepted"] and day["log"]["all_logged"])
     return any(check and not check["passed"] for check in checks) or attack.get("log", {}).get("missing", 0) > 0 \
-        or day_lost
+        or day_lost or instances_lost(figures.get("instances", {}))
