@@ -560,3 +560,51 @@ def test_a_rate_limited_command_says_so_and_the_browser_sends_it_again(page, sta
     expect(form.locator(".notice-success")).to_contain_text("Muted everyone", timeout=8000)
     wait_for(lambda: stage.everyone(scene, "muted") == [True, True], message="muted on the retry")
     badge_count(page, scene, "Muted", 2)
+
+
+def _mark(page: Page, selector: str) -> None:
+    """Tag the element on screen now, so a test can tell when a live push has replaced it."""
+    page.locator(selector).evaluate("element => { element.dataset.testMark = 'before'; }")
+
+
+def _replaced(page: Page, selector: str) -> None:
+    expect(page.locator(selector)).to_have_count(1)
+    expect(page.locator(selector + "[data-test-mark]")).to_have_count(0)
+
+
+def test_a_live_redraw_while_a_command_is_out_keeps_the_control_so_its_answer_lands(page, stage, live_console):
+    scene = stage.queue()
+    leg = scene["legs"][0]
+    row = css("queued-call", scene["queue"], leg)
+    open_live(page, live_console, queue_page(scene))
+    stage.simulator.chaos.update(timeout_seconds=2)
+    stage.simulator.chaos.fail_next("timeout")
+    form = page.locator(css("queued-call-keep", scene["queue"], leg))
+    form.get_by_label("Keep place after hangup").check()
+    button(form, "Apply").click()
+    expect(form).to_have_class(re.compile(r"\bhtmx-request\b"))
+    _mark(page, row)
+    # Someone else's change to the same queued call redraws its row while this command is out.
+    stage.command(f"/queues/{scene['queue']}/calls/{leg}/keep", keep_after_hangup="true")
+    _replaced(page, row)
+    # The console retries Telnyx's 503 by itself; what matters is that its answer is on screen.
+    expect(form.locator(".notice-success")).to_contain_text("Keeps its place after hangup")
+    expect(form.locator(".notice-success")).to_contain_text("retry")
+    expect(form).not_to_have_class(re.compile(r"\bhtmx-request\b"))
+
+
+def test_a_live_redraw_just_after_an_answer_keeps_its_notice(page, stage, live_console):
+    scene = stage.queue()
+    leg = scene["legs"][0]
+    row = css("queued-call", scene["queue"], leg)
+    open_live(page, live_console, queue_page(scene))
+    form = page.locator(css("queued-call-keep", scene["queue"], leg))
+    form.get_by_label("Keep place after hangup").check()
+    button(form, "Apply").click()
+    expect(form.locator(".notice-success")).to_be_visible()
+    _mark(page, row)
+    stage.world.remote_hangup(leg)  # the caller hangs up: the row is redrawn to say so
+    expect(page.locator(row)).to_contain_text("Hung up")
+    _replaced(page, row)
+    expect(form.locator(".notice-success")).to_be_visible()
+    expect(form.get_by_label("Keep place after hangup")).to_be_checked()
