@@ -118,6 +118,20 @@
     stamp.textContent = localClock(now);
   }
 
+  /* Distributed mode: while the instance cannot follow Redis, the server puts a "Data paused" banner
+     in #data-paused-slot (on the page, or pushed). The socket itself is fine, so without this the
+     pill would still say "Live" and the "data as of" clock would keep ticking on frozen data. */
+  function dataPaused() {
+    var paused = !!document.getElementById("data-paused-banner");
+    var box = document.getElementById("live-state");
+    if (paused) {
+      setLiveState("paused", "Data paused");
+    } else if (box && box.getAttribute("data-state") === "paused") {
+      setLiveState("live", "Live");
+    }
+    return paused;
+  }
+
   function reconnectDelay(retries) {
     var base = Math.min(500 * Math.pow(2, retries), 5000);
     return base / 2 + Math.random() * base / 2;
@@ -184,6 +198,7 @@
         break;
       case "htmx:wsOpen":
         setLiveState("live", "Live");
+        dataPaused();
         clearTooManyPages();
         if (lostAt && Date.now() - lostAt > LOSS_ANNOUNCE_MS) { announce("Live updates are back."); }
         lostAt = null;
@@ -229,7 +244,7 @@
   function afterMessage(evt) {
     document.body.setAttribute("data-synced", "");
     freezeEnded();
-    markDataFresh();
+    if (!dataPaused()) { markDataFresh(); }
     tick(document, false);
     localTimes(document);
     refreshCounts();
@@ -356,6 +371,7 @@
     localTimes(document);
     applyFilters();
     freezeEnded();
+    dataPaused();
     window.setInterval(function () { tick(document, true); }, 1000);
   });
 })();
