@@ -18,7 +18,7 @@ from console.live.catalogue import LiveCatalogue
 from console.live.pieces import Piece
 from console.live.screens import conference_watches
 from console.live.ui import drawn_at, oob, render_memo
-from console.queues.acks import QueueHealth, alert_entries, queue_health
+from console.queues.acks import ALERTS_SHOWN, QueueHealth, alert_entries, queue_health
 from console.queues.kpis import KpiSettings, period_start
 from console.state.store import get_store
 
@@ -110,7 +110,7 @@ class ShiftCatalogue(LiveCatalogue):
         return health_now()
 
     def _render_alert_list(self):
-        entries = self._cached("alert_entries", lambda: alert_entries(get_store()))
+        entries = self._cached("alert_entries", lambda: alert_entries(get_store()))[:ALERTS_SHOWN]
         return Piece("alert-rows", str(_alerts_macro("alert_rows")(entries)), order=(0, "alerts"))
 
     def _render_line_bar_signal(self):
@@ -120,5 +120,5 @@ class ShiftCatalogue(LiveCatalogue):
     def snapshot(self, watch: str) -> tuple[list[str], set[str]]:
         if watch == ALERTS_WATCH:
             self._memo = {}
-            return [str(oob(_alerts_macro("alert_rows")(alert_entries(get_store()))))], set()
+            return [str(oob(_alerts_macro("alert_rows")(alert_entries(get_store())[:ALERTS_SHOWN])))], set()
         return super().snapshot(watch)

@@ -25,6 +25,7 @@ from console.queues.alerts import (
     worse,
 )
 from console.queues.figures import figures_now
+from console.state.bucket_cache import buckets_of
 from console.state.event_rows import UNREADABLE
 from console.telnyx.events import Event, console_event
 
@@ -32,6 +33,8 @@ ACK_TYPE = "console.alert.acknowledged"
 LOG_TYPES = (*ALERT_TYPES, ACK_TYPE)
 # After an acknowledgement, a raise this soon after the entry's last one still folds into it.
 FOLD_SECONDS = 600
+# How many entries, newest first, the alerts page and its live list show.
+ALERTS_SHOWN = 200
 SL_WORDS = {"ok": "On target", "warning": "Warning", "critical": "Critical"}
 
 
@@ -127,8 +130,20 @@ def fold(events: Iterable[Event]) -> list[AlertEntry]:
 
 
 def alert_entries(store) -> list[AlertEntry]:
-    """Every alert entry the event log holds, newest first."""
-    return fold(store.logged_events_of_types(LOG_TYPES, keep_unreadable=True))
+    """Every alert entry the event log holds, newest first.
+
+    Folding needs every alert event kept (an unacknowledged entry folds raises however old), so the
+    fold is done once per change of the log's alert version and reused until the next alert, clearing
+    or acknowledgement: pages and hub ticks between alerts cost a one-row read, not the alert history.
+    The version is read first, so a result is never kept under a version older than what it saw.
+    """
+    version = store.alert_log_version()
+    cache = buckets_of(store, "alert_entries", limit=1)
+    entries = cache.get(("all",), version)
+    if entries is None:
+        entries = tuple(fold(store.logged_events_of_types(LOG_TYPES, keep_unreadable=True)))
+        cache.put(("all",), version, entries)
+    return list(entries)  # shared with other readers: entries are never changed once folded
 
 
 def active_alerts(entries: Iterable[AlertEntry]) -> dict[str, AlertEntry]:

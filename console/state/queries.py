@@ -263,6 +263,11 @@ class Queries:
         rows = self._rows("SELECT events AS n FROM event_tally WHERE id = 1")
         return rows[0]["n"] if rows else 0
 
+    def alert_log_version(self) -> int:
+        """A number that changes whenever an alert event enters or leaves the log (a trigger keeps it)."""
+        rows = self._rows("SELECT version FROM alert_log_version WHERE id = 1")
+        return rows[0]["version"] if rows else 0
+
     def last_event_received_at(self) -> datetime | None:
         """When the newest event was stored, or None for an empty log."""
         value = self._rows("SELECT max(received_at) AS at FROM events")[0]["at"]

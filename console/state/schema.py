@@ -290,3 +290,28 @@ def create_stream_position(db: Database) -> None:
     """
     db.execute("CREATE TABLE stream_position (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL,"
                " entry_id TEXT NOT NULL)")
+
+
+# The types whose events make up alert entries (console.queues.acks.LOG_TYPES; tests/queues check
+# the two lists agree). Kept here as text: a migration's body must not change with the code above it.
+_ALERT_LOG_TYPES = "('console.alert.raised', 'console.alert.cleared', 'console.alert.acknowledged')"
+
+
+@migrations()
+def create_alert_log_version(db: Database) -> None:
+    """A number SQLite bumps whenever an alert, a clearing or an acknowledgement enters or leaves the log.
+
+    Alert entries fold every raise of one condition since it was last acknowledged, so reading them
+    means reading all alert events kept; with this version a reader folds once per change and reuses
+    the result until the next alert (console.queues.acks), instead of on every page and every tick.
+    An upsert, so the number only ever grows, even if the row was deleted.
+    """
+    db.execute("CREATE TABLE alert_log_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)")
+    bump = ("BEGIN INSERT INTO alert_log_version (id, version) VALUES (1, 1)"
+            " ON CONFLICT (id) DO UPDATE SET version = version + 1; END")
+    db.execute(f"CREATE TRIGGER alert_log_insert AFTER INSERT ON events WHEN NEW.event_type IN {_ALERT_LOG_TYPES} "
+               + bump)
+    db.execute(f"CREATE TRIGGER alert_log_delete AFTER DELETE ON events WHEN OLD.event_type IN {_ALERT_LOG_TYPES} "
+               + bump)
+    db.execute("CREATE TRIGGER alert_log_update AFTER UPDATE ON events WHEN OLD.event_type IN "
+               f"{_ALERT_LOG_TYPES} OR NEW.event_type IN {_ALERT_LOG_TYPES} " + bump)

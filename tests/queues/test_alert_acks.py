@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from console.queues.acks import ACK_TYPE, FOLD_SECONDS, AckRefused, acknowledge, active_alerts, fold
+from console.queues.acks import (
+    ACK_TYPE,
+    FOLD_SECONDS,
+    LOG_TYPES,
+    AckRefused,
+    acknowledge,
+    active_alerts,
+    alert_entries,
+    fold,
+)
+from console.state import schema
+from console.state.store import Store
 from console.telnyx.events import Event
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -65,6 +79,9 @@ class LogStore:
     def logged_events_of_types(self, types, since=None, until=None, *, keep_unreadable=False):
         return [e for e in self.events if e.event_type in types]
 
+    def alert_log_version(self):  # a real store's trigger bumps it on every alert event in or out
+        return len(self.events)
+
 
 def test_acknowledge_records_who_and_refuses_what_cannot_be_acknowledged():
     store = LogStore([raised(1, 0), raised(2, 5, queue="Support"), cleared(2, 9, queue="Support")])
@@ -78,3 +95,75 @@ def test_acknowledge_records_who_and_refuses_what_cannot_be_acknowledged():
         with pytest.raises(AckRefused) as refused:
             acknowledge(store, alert_id, "ada", "admin")
         assert refused.value.status == status and words in refused.value.message
+
+
+# -- reading entries from a real store: folded once per change of the alert log, never stale --------
+
+def real_store() -> Store:
+    store = Store(":memory:")
+    store.migrate()
+    return store
+
+
+def fresh_fold(store) -> list:
+    return fold(store.logged_events_of_types(LOG_TYPES, keep_unreadable=True))
+
+
+def test_the_alert_version_moves_with_alert_events_only_and_never_goes_back():
+    store = real_store()
+    assert store.alert_log_version() == 0
+    store.apply(Event("x1", "call.initiated", T0, {"call_control_id": "leg-1"}, "telnyx"))
+    assert store.alert_log_version() == 0
+    store.apply_many([raised(1, 0), cleared(1, 5)])
+    assert store.alert_log_version() == 2
+    with store.transaction() as writer:
+        writer.connection.execute("DELETE FROM alert_log_version")  # even if the row itself went
+        writer.connection.execute("DELETE FROM events WHERE id = 'c1'")
+    assert store.alert_log_version() == 1
+    store.apply(acked(1, 9, "r1"))
+    assert store.alert_log_version() == 2
+
+
+def test_the_migration_watches_the_types_entries_are_folded_from():
+    assert set(re.findall(r"'([^']+)'", schema._ALERT_LOG_TYPES)) == set(LOG_TYPES)
+
+
+def test_entries_are_read_from_the_log_once_per_change(monkeypatch):
+    store = real_store()
+    store.apply_many([raised(1, 0), raised(2, 5, queue="Support")])
+    reads = []
+    original = store.logged_events_of_types
+    monkeypatch.setattr(store, "logged_events_of_types", lambda *a, **k: reads.append(a) or original(*a, **k))
+    first = alert_entries(store)
+    assert alert_entries(store) == first and len(reads) == 1
+    store.apply(Event("x1", "call.initiated", T0, {"call_control_id": "leg-1"}, "telnyx"))
+    alert_entries(store)
+    assert len(reads) == 1, "an event that is not an alert must not cost a fold"
+    store.apply(cleared(2, 9, queue="Support"))
+    assert {e.id: e.state for e in alert_entries(store)} == {"r1": "active", "r2": "cleared"}
+    assert len(reads) == 2
+
+
+QUEUES, METRICS = ("Sales", "Support"), ("longest_wait", "depth")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.tuples(st.sampled_from(["raise", "clear", "ack", "prune", "read"]),
+                                st.integers(0, 1), st.integers(0, 1), st.integers(0, 2000)), max_size=40))
+def test_cached_entries_always_equal_a_fresh_fold_of_the_log(steps):
+    store = real_store()
+    seconds = 0
+    for n, (kind, queue, metric, gap) in enumerate(steps):
+        seconds += gap
+        if kind == "raise":
+            store.apply(raised(n, seconds, QUEUES[queue], METRICS[metric], ("warning", "critical")[gap % 2]))
+        elif kind == "clear":
+            store.apply(cleared(n, seconds, QUEUES[queue], METRICS[metric]))
+        elif kind == "ack":
+            active = [e for e in alert_entries(store) if e.active and not e.acknowledged]
+            if active:
+                store.apply(acked(n, seconds, active[gap % len(active)].id))
+        elif kind == "prune":  # retention deleting the oldest alert event
+            with store.transaction() as writer:
+                writer.connection.execute("DELETE FROM events WHERE rowid = (SELECT min(rowid) FROM events)")
+        assert alert_entries(store) == fresh_fold(store)

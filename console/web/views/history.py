@@ -25,7 +25,7 @@ from flask import (
 )
 
 from console.queues import daily_figures
-from console.queues.acks import alert_entries
+from console.queues.acks import ALERTS_SHOWN, alert_entries
 from console.queues.daily_figures import IntervalNotKept, day_span
 from console.queues.figures import figure_intervals, kpi_settings
 from console.queues.kpis import ALL_QUEUES, QueueFigures
@@ -42,7 +42,6 @@ from console.state.timeline import conferences_joined, timeline, timeline_title
 
 history = Blueprint("history", __name__)
 
-ALERTS_SHOWN = 200
 CALL_COLUMNS = ["call_control_id", "caller", "from", "to", "queue", "position", "enqueued_at", "left_at",
                 "wait_seconds", "outcome", "reason"]
 KPI_COLUMNS = ["interval_start", "queue", "target", "offered", "answered", "answered_in_target", "abandoned",
