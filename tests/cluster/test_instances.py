@@ -287,3 +287,24 @@ def test_a_killed_stream_connection_is_taken_up_again_and_nothing_is_missed(clus
     deliver([a], conference(701))  # the webhook path reconnects at once; B's follower must too
     wait_for(lambda: caught_up([a, b], 6), timeout=20, message=f"after CLIENT KILL: {a.counts()}, {b.counts()}")
     assert b.ready()["status"] == "ready"
+
+
+def test_a_stream_connection_that_cannot_come_back_fails_readyz_until_it_does(cluster, redis_server):
+    """CLIENT KILL is taken up again at once, so to see /readyz while the reader is down, Redis refuses
+    new connections for a while (a password set after the instances connected: connections already
+    open stay signed in, a new one is refused) and every instance connection is killed."""
+    a, b = cluster("a"), cluster("b")
+    deliver([a], conference(710))
+    wait_for(lambda: caught_up([a, b], 3), timeout=15)
+    client = redis_server.client()
+    client.config_set("requirepass", "locked-out-for-this-test")
+    try:
+        assert client.client_kill_filter(_type="normal", skipme=True) >= 2, "no instance connection was killed"
+        wait_for(lambda: b.ready_status() == 503, timeout=15, message="/readyz stayed ready with its reader down")
+        assert b.ready()["cluster"]["follower"]["connected"] is False
+        assert a.post(conference(711)[0]).status_code == 503  # the webhook cannot reach the stream either
+    finally:
+        client.config_set("requirepass", "")
+    wait_for(lambda: b.ready_status() == 200, timeout=20, message="/readyz never came back after Redis let it in")
+    deliver([a, b], conference(711))
+    wait_for(lambda: caught_up([a, b], 6), timeout=20, message=f"after the lock-out: {a.counts()}, {b.counts()}")
