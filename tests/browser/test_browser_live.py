@@ -290,3 +290,19 @@ def test_screenshots(page, simulator, simulator_clock, live_console, artifacts_d
         expect(page.locator("body")).to_have_attribute("data-synced", "")  # the snapshot has been applied
         page.screenshot(path=str(artifacts_dir / f"{name}-{width}x{height}-{theme}.png"))
     expect(page.locator("#queued-call-rows tr")).to_have_count(6)
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1536, 1920])
+def test_the_dashboard_tables_fit_their_panels_at_common_screen_widths(page, simulator, simulator_clock, live_console,
+                                                                       width):
+    """No column of the queues or conferences table is cut off behind a horizontal scroll bar."""
+    populate(simulator.world, simulator_clock)
+    ingested(simulator, live_console, lambda store: len(store.live_conferences()) == 6
+             and (store.queue("Support") or {}).get("current_size") == 6)
+    page.set_viewport_size({"width": width, "height": 900})
+    open_live(page, live_console.url + "/")
+    expect(page.locator("body")).to_have_attribute("data-synced", "")
+    overflowing = page.evaluate("""() => Array.from(document.querySelectorAll('.board .table-wrap'))
+        .filter((wrap) => wrap.scrollWidth > wrap.clientWidth + 1)
+        .map((wrap) => wrap.closest('section, .panel').className + ': ' + wrap.scrollWidth + ' > ' + wrap.clientWidth)""")
+    assert overflowing == [], f"at {width} px wide"
