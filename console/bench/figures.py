@@ -35,6 +35,7 @@ SUPPORT_LINE = "+13125550100"
 RUNS = 7
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 DEFAULT_RATE = 100_000  # events a day: the issue's mid-size center
+ALERT_WAIT = 60  # seconds: a caller waiting longer raises (and on leaving clears) a longest-wait alert
 
 
 def _sizes(text: str) -> list[int]:
@@ -79,7 +80,15 @@ class History:
         add("call.enqueued", queued, **self._leg(customer), queue=queue, current_position=1)
         wait = rng.expovariate(1 / 25)
         left = queued + timedelta(seconds=wait)
-        if rng.random() < 0.1:
+        abandoned = rng.random() < 0.1
+        if wait > ALERT_WAIT:  # the watcher's longest-wait warning, raised while this caller waited
+            events.append(Event(f"fig-{n}-raised", "console.alert.raised", queued + timedelta(seconds=ALERT_WAIT),
+                                {"queue": queue, "metric": "longest_wait", "level": "warning",
+                                 "message": f"{queue}: a caller has waited over {ALERT_WAIT} s"}, "console"))
+            events.append(Event(f"fig-{n}-cleared", "console.alert.cleared", left,
+                                {"queue": queue, "metric": "longest_wait", "level": "ok",
+                                 "message": f"{queue}: back to normal"}, "console"))
+        if abandoned:
             add("call.hangup", left, **self._leg(customer), hangup_cause="normal_clearing")
             add("call.dequeued", left, **self._leg(customer), queue=queue, reason="hangup", wait_time_secs=int(wait))
             return events
@@ -156,7 +165,9 @@ def measure_figures(workdir: str, sizes: list[int], per_day: int) -> dict:
                 row = {"events": logged, "figures_ms": _median_ms(lambda: figures_now(store, config)),
                        "sparklines_ms": _median_ms(lambda: hour_series_now(store, datetime.now(UTC),
                                                                            kpi_settings(config))),
-                       "wallboard_ms": _median_ms(lambda: _board(client))}
+                       "wallboard_ms": _median_ms(lambda: _page(client, "/wallboard/board")),
+                       "alerts_ms": _median_ms(lambda: _page(client, "/alerts")),
+                       "dashboard_ms": _median_ms(lambda: _page(client, "/"))}
                 if size == sizes[0]:
                     row["old_figures_ms"] = _median_ms(lambda: figures_from_log(store, config))
             rows.append(row)
@@ -167,20 +178,21 @@ def measure_figures(workdir: str, sizes: list[int], per_day: int) -> dict:
             "size_bytes": os.path.getsize(os.path.join(workdir, "figures.db"))}
 
 
-def _board(client) -> None:
-    response = client.get("/wallboard/board")
+def _page(client, path: str) -> None:
+    response = client.get(path)
     if response.status_code != 200:
-        raise RuntimeError(f"GET /wallboard/board answered {response.status_code}")
+        raise RuntimeError(f"GET {path} answered {response.status_code}")
 
 
 def report(result: dict) -> str:
     rows = result["rows"]
     title = f"Queue figures as the log grows ({result['events_per_day']:,} events a day, seeded in {result['seed_s']} s)"
     lines = [title,
-             f"{'events':>10}  {'figures ms':>10}  {'sparklines ms':>13}  {'/wallboard/board ms':>19}"]
+             f"{'events':>10}  {'figures ms':>10}  {'sparklines ms':>13}  {'/wallboard/board ms':>19}"
+             f"  {'/alerts ms':>10}  {'/ ms':>8}"]
     for row in rows:
         lines.append(f"{row['events']:>10,}  {row['figures_ms']:>10}  {row['sparklines_ms']:>13}  "
-                     f"{row['wallboard_ms']:>19}")
+                     f"{row['wallboard_ms']:>19}  {row['alerts_ms']:>10}  {row['dashboard_ms']:>8}")
     first = rows[0]
     if "old_figures_ms" in first:
         ratio = first["old_figures_ms"] / first["figures_ms"] if first["figures_ms"] else float("inf")
@@ -188,7 +200,9 @@ def report(result: dict) -> str:
                      f"({ratio:.0f}x the facts' {first['figures_ms']} ms)")
     if len(rows) > 1:
         lines.append(f"largest against smallest: figures x{rows[-1]['figures_ms'] / first['figures_ms']:.2f}, "
-                     f"wallboard x{rows[-1]['wallboard_ms'] / first['wallboard_ms']:.2f}")
+                     f"wallboard x{rows[-1]['wallboard_ms'] / first['wallboard_ms']:.2f}, "
+                     f"/alerts x{rows[-1]['alerts_ms'] / first['alerts_ms']:.2f}, "
+                     f"/ x{rows[-1]['dashboard_ms'] / first['dashboard_ms']:.2f}")
     return "\n".join(lines)
 
 

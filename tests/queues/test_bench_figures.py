@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from console.bench.figures import _sizes, measure_figures, report
@@ -12,7 +14,12 @@ def test_a_tiny_run_times_each_size_and_the_old_computation_once(tmp_path):
     result = measure_figures(str(tmp_path), [300, 1200], 100_000)
     first, last = result["rows"]
     assert 300 <= first["events"] < 320 and 1200 <= last["events"] < 1220  # whole calls: a few over each size
-    assert all(row[name] > 0 for row in result["rows"] for name in ("figures_ms", "sparklines_ms", "wallboard_ms"))
+    assert all(row[name] > 0 for row in result["rows"]
+               for name in ("figures_ms", "sparklines_ms", "wallboard_ms", "alerts_ms", "dashboard_ms"))
+    with sqlite3.connect(tmp_path / "figures.db") as db:  # /alerts is timed with alerts to fold
+        raised, cleared = (db.execute("SELECT count(*) FROM events WHERE event_type = ?", [kind]).fetchone()[0]
+                           for kind in ("console.alert.raised", "console.alert.cleared"))
+    assert raised > 0 and raised == cleared
     assert first["old_figures_ms"] > 0 and "old_figures_ms" not in last
     text = report(result)
     assert "old computation at 3" in text and "largest against smallest" in text
