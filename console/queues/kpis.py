@@ -271,5 +271,7 @@ FORMULAS = {
     "answered": "Calls dequeued into a conference (reason bridged) this period.",
     "aht": "Average handle time: time answered callers spent in their conference, averaged over calls "
            "that finished this period.",
-    "in_conference": "Call legs in a conference right now.",
+    "in_conference": "Callers answered from the queue who are in a conference right now (on the wallboard's "
+                     "all-queues tile, the queues shown added up; in the KPI export's all-queues rows, every "
+                     "call leg in a conference, agents included).",
 }

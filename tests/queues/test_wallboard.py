@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from console import create_app
 from console.ingest.bus import get_bus
 from console.queues.alerts import get_watcher
-from tests.event_factory import dequeued, enqueued
+from tests.event_factory import conference_created, dequeued, enqueued, joined
 
 
 @pytest.fixture
@@ -128,3 +129,17 @@ def test_the_queue_page_says_how_the_wallboard_figures_are_counted(app):
     assert "<dt>Service level 80/20</dt><dd>Answered within the target seconds" in notes
     assert "longest wait warning 600, critical 1200" in notes and "depth warning 2, critical 3" in notes
     assert "Nobody waiting is always OK." in notes
+
+
+def test_the_all_queues_tile_counts_in_conference_as_the_queue_tiles_add_up(app):
+    """A caller answered from Sales talks to an agent: one caller in conference, on both tiles (not two legs)."""
+    now = datetime.now(UTC)
+    publish(app, enqueued("Sales", "caller", now - timedelta(seconds=50)),
+            dequeued("Sales", "caller", now - timedelta(seconds=40)),
+            conference_created("conf-1", "caller", now - timedelta(seconds=40)),
+            joined("conf-1", "caller", now - timedelta(seconds=39)),
+            joined("conf-1", "agent", now - timedelta(seconds=39)))
+    html = app.test_client().get("/wallboard/board").get_data(as_text=True)
+    in_conference = re.compile(r'wb-in-conference".*?<dd>\s*(\d+)\s*</dd>', re.S)
+    assert in_conference.search(tile_html(html, "Sales")).group(1) == "1"
+    assert in_conference.search(tile_html(html, "*")).group(1) == "1"
