@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -48,6 +49,30 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise ValueError(f"expected a positive whole number, got {text!r}")
     return value
+
+
+def _redis_url(text: str) -> str:
+    """A URL redis-py can open (redis://, rediss:// or unix://), checked here so a typo is named at start."""
+    url = text.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.password:  # never echo a password into a log
+        text = url.replace(f":{parts.password}@", ":***@", 1)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"expected redis://host:port/db, rediss://... or unix:///path, got {text!r}")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is asked for
+    except ValueError:
+        raise ValueError(f"the port in {text!r} is not a number from 0 to 65535") from None
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError(f"a unix:// URL needs the socket's path, got {text!r}")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"no host in {text!r}")
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        raise ValueError(f"the database in {text!r} must be a number (e.g. /0)")
+    return url
 
 
 def _positive_float(text: str) -> float:
@@ -234,7 +259,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONSOLE_REDIS_URL", "",
             "Redis (>= 6.2) or Valkey for running several instances (e.g. `redis://redis:6379/0`): every event goes "
             "through one Redis Stream and each instance keeps its own read model. Empty: one process, one SQLite "
-            "file, no other service. Redis must use `maxmemory-policy noeviction`."),
+            "file, no other service. Redis must use `maxmemory-policy noeviction`.", _redis_url),
     Setting("CONSOLE_REDIS_PREFIX", "console:",
             "Prefix of every Redis key this console uses, so several consoles can share one Redis."),
     Setting("CONSOLE_REDIS_STREAM_MAXLEN", 1_000_000,
