@@ -83,6 +83,7 @@ def assert_ended_and_frozen(page: Page, conference_id: str) -> None:
     expect(page.locator(f"#{dom_id('conference-controls', conference_id)}")).to_contain_text(
         "nothing left to control", timeout=10_000)
     expect(page.locator("[data-supervision]").first).to_contain_text("This conference has ended", timeout=10_000)
+    expect(page.locator(f"#{dom_id('audio-map', conference_id)}")).to_be_hidden()  # nobody left to map
 
 
 def test_an_ended_conference_opened_later_says_so_and_offers_nothing_to_press(page: Page, simulator, live_console,
