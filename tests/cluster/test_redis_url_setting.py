@@ -16,10 +16,10 @@ from console.config import ConfigError, load_settings
 @pytest.mark.parametrize("url, words", [
     ("localhost:6379", "expected redis://host:port/db"),
     ("http://redis:6379/0", "expected redis://host:port/db"),
-    ("redis://127.0.0.1:notaport/0", "is not a number from 0 to 65535"),
-    ("redis://127.0.0.1:99999/0", "is not a number from 0 to 65535"),
+    ("redis://127.0.0.1:notaport/0", "the port is not a number from 0 to 65535"),
+    ("redis://127.0.0.1:99999/0", "the port is not a number from 0 to 65535"),
     ("redis:///0", "no host"),
-    ("redis://127.0.0.1:6379/zero", "must be a number"),
+    ("redis://127.0.0.1:6379/zero", "the database must be a number"),
     ("unix://", "needs the socket's path"),
 ])
 def test_a_url_redis_cannot_open_is_refused_naming_the_setting(url, words):

@@ -2,20 +2,35 @@
 
 The README's settings table is checked against SETTINGS by a test, so a setting cannot
 exist without being documented. This is the lowest room: it imports nothing of the console, so
-the settings whose text has a shape (queue targets, alert thresholds, proxy networks, group roles)
-are parsed here, into the small values the queues and access rooms then read.
+the settings whose text has a shape (queue targets, alert thresholds, proxy networks, group roles,
+the Redis URL) are parsed here (shapes.py), into the small values the other rooms then read.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from console.config.shapes import (  # re-exported: the rooms import them from console.config
+    ALERT_METRICS,
+    ROLES,
+    Network,
+    ServiceTarget,
+    Threshold,
+    parse_group_roles,
+    parse_networks,
+    parse_queue_targets,
+    parse_redis_url,
+    parse_thresholds,
+)
+
+__all__ = ["ALERT_METRICS", "ROLES", "SETTINGS", "ConfigError", "Network", "ServiceTarget", "Setting", "Threshold",
+           "load_settings", "parse_group_roles", "parse_networks", "parse_queue_targets", "parse_redis_url",
+           "parse_thresholds"]
 
 
 @dataclass(frozen=True)
@@ -49,30 +64,6 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise ValueError(f"expected a positive whole number, got {text!r}")
     return value
-
-
-def _redis_url(text: str) -> str:
-    """A URL redis-py can open (redis://, rediss:// or unix://), checked here so a typo is named at start."""
-    url = text.strip()
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if parts.password:  # never echo a password into a log
-        text = url.replace(f":{parts.password}@", ":***@", 1)
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ValueError(f"expected redis://host:port/db, rediss://... or unix:///path, got {text!r}")
-    try:
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is asked for
-    except ValueError:
-        raise ValueError(f"the port in {text!r} is not a number from 0 to 65535") from None
-    if parts.scheme == "unix" and not parts.path:
-        raise ValueError(f"a unix:// URL needs the socket's path, got {text!r}")
-    if parts.scheme != "unix" and not parts.hostname:
-        raise ValueError(f"no host in {text!r}")
-    database = parts.path.strip("/")
-    if parts.scheme != "unix" and database and not database.isdigit():
-        raise ValueError(f"the database in {text!r} must be a number (e.g. /0)")
-    return url
 
 
 def _positive_float(text: str) -> float:
@@ -136,89 +127,6 @@ def _frame_ancestors(text: str) -> str:
     return " ".join(sources)
 
 
-# --- settings with a shape: parsed here, for the rooms that read them ---------------------------
-
-ROLES = ("viewer", "supervisor", "admin")  # lowest first: a role may do all that the ones before it may
-ALERT_METRICS = ("longest_wait", "depth", "service_level")
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True)
-class ServiceTarget:
-    """Answer within `seconds` for `goal` percent of calls, shown as "80/20"."""
-
-    seconds: int = 20
-    goal: int = 80
-
-    @property
-    def label(self) -> str:
-        return f"{self.goal}/{self.seconds}"
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """Warning and critical limits for one alert metric."""
-
-    warning: float
-    critical: float
-
-
-def parse_queue_targets(text: str) -> dict[str, ServiceTarget]:
-    """Read "Sales=90/30,Support=80/20" (goal %/seconds per queue); raise ValueError on nonsense."""
-    targets: dict[str, ServiceTarget] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, equals, value = item.rpartition("=")
-        goal, slash, seconds = value.partition("/")
-        if not equals or not name.strip() or not slash:
-            raise ValueError(f"expected queue=goal/seconds, got {item!r}")
-        target = ServiceTarget(int(seconds), int(goal))
-        if target.seconds <= 0 or not 0 < target.goal <= 100:
-            raise ValueError(f"target out of range in {item!r}")
-        targets[name.strip()] = target
-    return targets
-
-
-def parse_thresholds(text: str) -> dict[str, dict[str, Threshold]]:
-    """Read the CONSOLE_ALERT_THRESHOLDS text; raise ValueError naming what is wrong."""
-    table: dict[str, dict[str, Threshold]] = {}
-    for group in filter(None, (part.strip() for part in text.split(";"))):
-        queue, colon, items = group.rpartition(":")
-        if not colon or not queue.strip():
-            raise ValueError(f"expected queue:metric=warning/critical, got {group!r}")
-        limits = table.setdefault(queue.strip(), {})
-        for item in filter(None, (part.strip() for part in items.split(","))):
-            metric, equals, value = item.partition("=")
-            warning, slash, critical = value.partition("/")
-            if not equals or not slash or metric.strip() not in ALERT_METRICS:
-                raise ValueError(f"expected one of {', '.join(ALERT_METRICS)} as metric=warning/critical, got {item!r}")
-            limits[metric.strip()] = Threshold(float(warning), float(critical))
-    return table
-
-
-def parse_networks(text: str | None) -> tuple[Network, ...]:
-    """Proxy addresses or CIDR networks, comma or space separated; ValueError names a bad one."""
-    networks = []
-    for part in (text or "").replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"{part!r} is not an IP address or CIDR network") from None
-    return tuple(networks)
-
-
-def parse_group_roles(text: str | None) -> dict[str, str]:
-    """`group=role` pairs, comma separated, into a dict; ValueError says which pair is wrong."""
-    mapping = {}
-    for pair in (text or "").split(","):
-        if not pair.strip():
-            continue
-        group, equals, role = pair.partition("=")
-        if not equals or not group.strip() or role.strip() not in ROLES:
-            raise ValueError(f"expected group=role with a role from {', '.join(ROLES)}, got {pair.strip()!r}")
-        mapping[group.strip()] = role.strip()
-    return mapping
-
-
 def _checked(parse: Callable[[str], Any]) -> Callable[[str], str]:
     """A setting checked by one of the parsers above but kept as its text, which the rooms parse again."""
 
@@ -259,7 +167,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONSOLE_REDIS_URL", "",
             "Redis (>= 6.2) or Valkey for running several instances (e.g. `redis://redis:6379/0`): every event goes "
             "through one Redis Stream and each instance keeps its own read model. Empty: one process, one SQLite "
-            "file, no other service. Redis must use `maxmemory-policy noeviction`.", _redis_url),
+            "file, no other service. Redis must use `maxmemory-policy noeviction`.", parse_redis_url),
     Setting("CONSOLE_REDIS_PREFIX", "console:",
             "Prefix of every Redis key this console uses, so several consoles can share one Redis."),
     Setting("CONSOLE_REDIS_STREAM_MAXLEN", 1_000_000,
