@@ -332,7 +332,7 @@ def _same_origin() -> bool:
 
 
 def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+    return bool(request.htmx)
 
 
 class Refused(Exception):

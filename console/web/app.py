@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from htmx_flask import Htmx
 
 from console.access import audit, auth, embedding
 from console.cluster.mode import start_cluster
@@ -32,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(resource_dir("templates")),
         static_folder=str(resource_dir("static")),
     )
+    Htmx(app)  # request.htmx: whether htmx sent the request, and its other HX-* headers
     settings = load_settings(overrides=config)
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings.get("CONSOLE_SECRET_KEY") or secrets.token_hex(32)

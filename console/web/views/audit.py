@@ -92,7 +92,7 @@ def page():
     context = {"entries": entries, "names": target_names(store, entries), "filters": filters,
                "choices": store.audit_choices(), "limit": PAGE_LIMIT, "local_time": local_time,
                "zone": current_app.config.get("CONSOLE_TIMEZONE") or "UTC", "page_name": "audit"}
-    if request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted"):
+    if request.htmx and not request.htmx.boosted:
         return render_template("_audit.html", **context)
     return render_template("audit.html", **context)
 

@@ -107,7 +107,7 @@ def done(text: str) -> Notice:
 
 def is_htmx() -> bool:
     """Whether htmx sent the request (so the answer is a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"
+    return bool(request.htmx)
 
 
 def macro(name: str) -> Callable[..., str]:
@@ -210,7 +210,7 @@ def status_selector(target_id: str) -> str:
 def _beside_the_control(html: str, status: int):
     """An htmx answer swapped into the status line of the control that sent the request."""
     response = make_response(html, status)
-    target = request.headers.get("HX-Target")
+    target = request.htmx.target
     if target:
         response.headers["HX-Retarget"] = status_selector(target)
         response.headers["HX-Reswap"] = "innerHTML"

@@ -31,7 +31,7 @@ pages = Blueprint("pages", __name__)
 
 def _respond(page: str, fragment: str, **context):
     """The whole page, or only its body fragment when htmx asks (same template either way)."""
-    if request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted"):
+    if request.htmx and not request.htmx.boosted:
         return render_template(fragment, **context)
     return render_template(page, **context)
 

@@ -47,7 +47,7 @@ def acknowledge_alert(alert_id: str):
         abort(refusal.status, description=refusal.message)
     get_bus().publish(event)
     _notify(entry.queue)
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         return "", 204
     return redirect(url_for("history.alerts_page"), code=303)
 

@@ -83,7 +83,7 @@ def _setup(state) -> None:
 
 
 def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+    return bool(request.htmx)
 
 
 def _status_for(error: TelnyxError) -> int:
