@@ -97,3 +97,14 @@ def test_participants_are_labelled_and_each_address_is_looked_up_once_a_request(
     with app.test_request_context("/"):  # a new request asks again: the directory may have changed
         directory.remove_agent(store, "Alice")
         assert leg_role(store.participants(conference_id)[1]) == LegRole(CUSTOMER)
+
+
+def test_a_badge_beside_the_same_name_says_only_the_role():
+    from console.web.views.agents import names_alike, role_badge
+
+    alice = LegRole(AGENT, "Alice", "Support")
+    assert ">Agent</span>" in role_badge({"leg_role": alice, "display_name": "alice "})
+    assert ">Agent · Alice</span>" in role_badge({"leg_role": alice, "display_name": "+13125550101"})
+    assert ">Agent</span>" in role_badge(alice, "Alice") and ">Agent · Alice</span>" in role_badge(alice)
+    assert 'title="Agent Alice, team Support"' in role_badge(alice, "Alice")  # the tooltip keeps the name
+    assert names_alike("Mary  Ann", "mary ann") and not names_alike(None, "Alice") and not names_alike("Al", None)

@@ -53,7 +53,8 @@ def test_the_agent_and_the_customer_are_labelled_on_the_conference_page(simulato
     world.answer_call(agent)
     world.conference_action(conference_id, "join", {"call_control_id": agent, "label": "Alice"})
     agent_card = page.locator(f"#{dom_id('participant', conference_id, agent)}")
-    expect(agent_card.locator(".card-head .badge-leg")).to_have_text("Agent · Alice", timeout=5000)
+    expect(agent_card.locator(".card-title")).to_have_text("Alice", timeout=5000)
+    expect(agent_card.locator(".card-head .badge-leg")).to_have_text("Agent")  # not "Agent · Alice" under "Alice"
     expect(agent_card.locator(".card-head .badge-leg")).to_have_attribute("title", "Agent Alice, team Support")
     expect(customer_card.locator(".card-head .badge-leg")).to_have_text("Customer")
     # Whisper safety: a customer's card offers no one-click whisper (the panel asks for a confirmation).
@@ -61,4 +62,4 @@ def test_the_agent_and_the_customer_are_labelled_on_the_conference_page(simulato
     words = page.locator(f"#{dom_id('audio-map-words', conference_id)}")
     expect(words).to_contain_text("Carol Jones Customer hears Alice (Agent)", timeout=5000)
     expect(page.locator(f"#{dom_id('audio-map', conference_id)} .node-note[data-leg-role='agent']")).to_have_text(
-        "Agent · Alice")
+        "Agent")  # under the node's name, Alice

@@ -25,21 +25,30 @@ UPLOAD_LIMIT = 1_000_000
 _BADGE = Markup('<span class="badge badge-leg leg-{kind}" data-leg-role="{kind}" title="{title}">{text}</span>')
 
 
-def role_badge(subject) -> Markup:
+def role_badge(subject, beside: str | None = None) -> Markup:
     """The small text badge beside a name: "Agent · Alice", "Customer" or "Supervisor" ('' when unknown).
 
     `subject` is a LegRole, or a participant or leg row (a participant view already carries its role).
+    Beside the same name (`beside`, or a participant's own display name) it says only "Agent": a card
+    headed "Dana" does not need "Agent · Dana" under it. The tooltip keeps the name.
     """
     if subject is None:
         return Markup("")
     role = subject if isinstance(subject, LegRole) else subject.get("leg_role") or leg_role(subject)
-    return _BADGE.format(kind=role.kind, title=role.title, text=role.text)
+    if beside is None and not isinstance(subject, LegRole):
+        beside = subject.get("display_name")
+    return _BADGE.format(kind=role.kind, title=role.title, text=role.label if names_alike(beside, role.name) else role.text)
+
+
+def names_alike(shown: str | None, name: str | None) -> bool:
+    """Whether a name already on screen is the role's own name (case and spacing aside)."""
+    return bool(shown and name) and " ".join(shown.split()).casefold() == " ".join(name.split()).casefold()
 
 
 @agents.record_once
 def _setup(state) -> None:
     """Give every template the role of a leg and its badge."""
-    state.app.jinja_env.globals.update(leg_role=leg_role, role_badge=role_badge)
+    state.app.jinja_env.globals.update(leg_role=leg_role, role_badge=role_badge, names_alike=names_alike)
 
 
 def _page(status: int = 200, *, error: str | None = None, form: dict | None = None, report=None,
