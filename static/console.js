@@ -248,6 +248,7 @@
     tick(document, false);
     localTimes(document);
     refreshCounts();
+    labelCells();
     applyFilters();
     if (focusedId && (!document.activeElement || document.activeElement === document.body)) {
       var again = document.getElementById(focusedId);
@@ -314,6 +315,28 @@
 
   /* ---- counts and filter ----------------------------------------------------------------- */
 
+  /* ---- phone cards: each cell says what it is ------------------------------------------- */
+
+  /* On a phone the tables become stacked cards and their headings are hidden, so each cell is given
+     its column's heading (data-label); the CSS shows it above the value at that width only. Rows
+     pushed live are labelled when they arrive. */
+  function labelCells() {
+    document.querySelectorAll("table.grid").forEach(function (table) {
+      var head = table.tHead && table.tHead.rows[0];
+      if (!head) { return; }
+      var names = Array.prototype.map.call(head.cells, function (cell) { return cell.textContent.replace(/\s+/g, " ").trim(); });
+      Array.prototype.forEach.call(table.tBodies, function (body) {
+        Array.prototype.forEach.call(body.rows, function (row) {
+          Array.prototype.forEach.call(row.cells, function (cell, index) {
+            if (names[index] && cell.tagName === "TD" && !cell.hasAttribute("data-label")) {
+              cell.setAttribute("data-label", names[index]);
+            }
+          });
+        });
+      });
+    });
+  }
+
   function refreshCounts() {
     document.querySelectorAll("[data-count-of]").forEach(function (badge) {
       var list = document.getElementById(badge.getAttribute("data-count-of"));
@@ -361,7 +384,7 @@
     document.addEventListener("htmx:wsBeforeMessage", beforeMessage);
     document.addEventListener("htmx:wsAfterMessage", afterMessage);
     document.addEventListener("htmx:oobBeforeSwap", beforeOobSwap);
-    document.addEventListener("htmx:afterSwap", function () { tick(document, false); localTimes(document); refreshCounts(); applyFilters(); freezeEnded(); });
+    document.addEventListener("htmx:afterSwap", function () { tick(document, false); localTimes(document); refreshCounts(); labelCells(); applyFilters(); freezeEnded(); });
     document.addEventListener("submit", holdNativeSubmit);
     document.addEventListener("input", function (evt) {
       if (evt.target.matches && evt.target.matches("input[data-filter-rows]")) { applyFilters(); }
@@ -369,6 +392,7 @@
     document.addEventListener("keydown", onKey);
     tick(document, false);
     localTimes(document);
+    labelCells();
     applyFilters();
     freezeEnded();
     dataPaused();

@@ -306,3 +306,30 @@ def test_the_dashboard_tables_fit_their_panels_at_common_screen_widths(page, sim
         .filter((wrap) => wrap.scrollWidth > wrap.clientWidth + 1)
         .map((wrap) => wrap.closest('section, .panel').className + ': ' + wrap.scrollWidth + ' > ' + wrap.clientWidth)""")
     assert overflowing == [], f"at {width} px wide"
+
+
+CELL_LABELS = """() => Array.from(document.querySelectorAll('#queue-rows tr, #conference-rows tr')).map((row) =>
+    Array.from(row.querySelectorAll('td')).map((cell) => [cell.getAttribute('data-label'),
+                                                           getComputedStyle(cell, '::before').content]))"""
+
+
+def test_on_a_phone_each_dashboard_cell_says_what_it_is_pushed_rows_too(page, simulator, simulator_clock,
+                                                                         live_console):
+    """The stacked cards hide the column headings, so each cell shows its own (at phone width only)."""
+    populate(simulator.world, simulator_clock)
+    ingested(simulator, live_console, lambda store: len(store.live_conferences()) == 6)
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_live(page, live_console.url + "/")
+    expect(page.locator("body")).to_have_attribute("data-synced", "")
+    queue_cells = dict(page.evaluate(CELL_LABELS)[0])
+    assert {"Waiting", "Longest", "Service level", "Abandoned", "Alert"} <= set(queue_cells), queue_cells
+    assert queue_cells["Waiting"] not in ("none", "normal"), queue_cells  # the heading is drawn before the value
+    world = simulator.world
+    caller = world.incoming_call("+15550109999", "+15557770000")
+    world.answer_call(caller["call_control_id"])
+    conference_id = world.create_conference(caller["call_control_id"], "Pushed later")["id"]
+    pushed = page.locator(f"#{dom_id('conference', conference_id)} td.col-num")
+    expect(pushed).to_have_attribute("data-label", "People")  # a row that arrived live is labelled too
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert all(content in ("none", "normal") for row in page.evaluate(CELL_LABELS) for _, content in row), \
+        "the labels show only on a phone; wider tables keep their headings"
