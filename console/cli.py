@@ -134,8 +134,8 @@ def _demo_instances(args: argparse.Namespace) -> int:
     if args.database:
         return _fail("--database is for the one-instance demo: each instance keeps its own file in the work folder")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a SIGTERM while starting still stops what started
-    simulator = Simulator(seed=args.seed, speed=args.speed, traffic=True)
-    simulator.delivery._session = cluster.one_connection_each()  # before start(), so webhooks spread out
+    simulator = Simulator(seed=args.seed, speed=args.speed, traffic=True,
+                          delivery_session=cluster.one_connection_each())  # so webhooks spread over instances
     demo = None
     try:
         redis_server = cluster.find_redis_server()

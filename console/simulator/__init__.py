@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 
+import requests
 from flask import Blueprint, jsonify, request
 
 from console.simulator.app import create_rest_app, release_held_requests
@@ -77,7 +78,10 @@ class Simulator:
         traffic: bool = True,
         chaos: Chaos | None = None,
         clock=time.time,
+        delivery_session: requests.Session | None = None,
     ):
+        """`delivery_session`: the HTTP session webhooks are posted with (default: one of the delivery's own;
+        a multi-instance demo passes one that opens a connection per webhook, so they spread out)."""
         self.api_key = api_key or None
         self.generated_signing_key = signing_key is None
         self.signing_key = generate_signing_key() if signing_key is None else signing_key
@@ -85,7 +89,7 @@ class Simulator:
         self.chaos = chaos if chaos is not None else Chaos()
         self.world = World(clock=clock, rng=random.Random(seed))
         self.delivery = WebhookDelivery(
-            webhook_url, self.signing_key, self.chaos, rng=random.Random(f"{seed}:delivery")
+            webhook_url, self.signing_key, self.chaos, rng=random.Random(f"{seed}:delivery"), session=delivery_session
         )
         self.world.subscribe(self.delivery.submit)
         self.app = create_rest_app(self.world, self.chaos, api_key=self.api_key)
