@@ -15,7 +15,6 @@ own. Without the binary the fixture fails with install instructions: it never sk
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -24,30 +23,20 @@ from pathlib import Path
 import pytest
 import redis
 
+from console.cluster import redis_server
 from tests.serve_process import free_port
 from tests.waiting import wait_for
 
-DEFAULT_ARGS = ("--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction")
-DEBIAN_BINARY = "/usr/bin/redis-server"
-MISSING = ("redis-server not found: install Debian's redis-server (apt-get install -y redis-server) "
-           "or set REDIS_SERVER_PATH")
+DEFAULT_ARGS = redis_server.THROWAWAY
 START_ATTEMPTS = 3  # a free port can be taken by someone else between our probe and the server's bind
-
-
-def find_redis_server() -> str | None:
-    """REDIS_SERVER_PATH, else redis-server on PATH, else Debian's; None when it is not there."""
-    candidate = os.environ.get("REDIS_SERVER_PATH") or shutil.which("redis-server") or DEBIAN_BINARY
-    return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
 
 
 def require_redis_server() -> str:
     """The redis-server binary to run; fail the test (never skip) with how to install it."""
-    binary = find_redis_server()
-    if binary is None:
-        configured = os.environ.get("REDIS_SERVER_PATH")
-        detail = f" (REDIS_SERVER_PATH={configured!r} is not an executable file)" if configured else ""
-        pytest.fail(MISSING + detail, pytrace=False)
-    return binary
+    try:
+        return redis_server.find_redis_server()
+    except redis_server.RedisServerMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
 
 
 class PortTaken(RuntimeError):
@@ -148,8 +137,7 @@ class RedisServer:
             return log.read().decode(errors="replace")
 
     def _start_on(self, port: int) -> None:
-        command = [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-                   "--daemonize", "no", "--logfile", "", *self.args]
+        command = redis_server.server_command(self.binary, port, str(self.directory), *self.args)
         with self.log_path.open("ab") as log:
             self._log_start = log.tell()
             self.process = subprocess.Popen(command, cwd=self.directory, stdout=log, stderr=subprocess.STDOUT,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,11 +17,9 @@ import sys
 import time
 import urllib.request
 
+from console.cluster import redis_server
+
 # Nothing on disk, and never an evicting policy: the console refuses to start on one.
-REDIS_ARGS = ("--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction")
-REDIS_FOLDERS = ("/usr/bin", "/usr/sbin")  # where distributions put redis-server when it is not on PATH
-REDIS_MISSING = ("redis-server not found: install it (Debian: apt-get install -y redis-server) "
-                 "or set REDIS_SERVER_PATH to the binary")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -191,26 +188,11 @@ class Worker:
 
 
 def find_redis_server() -> str:
-    """REDIS_SERVER_PATH, else redis-server on PATH, else in the usual folders; a clear exit when absent."""
-    configured = os.environ.get("REDIS_SERVER_PATH")
-    if configured:
-        if os.path.isfile(configured) and os.access(configured, os.X_OK):
-            return configured
-        raise SystemExit(f"{REDIS_MISSING} (REDIS_SERVER_PATH={configured!r} is not an executable file)")
-    for candidate in (shutil.which("redis-server"), *(os.path.join(f, "redis-server") for f in REDIS_FOLDERS)):
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise SystemExit(REDIS_MISSING)
-
-
-def _pong(port: int) -> bool:
-    """Whether a Redis answers PING on the port (an inline command: no client library needed)."""
+    """The redis-server to run (console.cluster.redis_server); a clear exit, saying how to get one, when absent."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
-            probe.sendall(b"PING\r\n")
-            return probe.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
+        return redis_server.find_redis_server()
+    except redis_server.RedisServerMissing as missing:
+        raise SystemExit(str(missing)) from None
 
 
 class RedisProcess:
@@ -223,11 +205,10 @@ class RedisProcess:
         self.log_path = os.path.join(folder, "redis.log")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", folder, "--daemonize", "no",
-                 "--logfile", "", *REDIS_ARGS], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
+                redis_server.server_command(binary, self.port, folder, *redis_server.THROWAWAY), cwd=folder,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            wait_for(lambda: self.process.poll() is not None or _pong(self.port), 15, "redis-server")
+            wait_for(lambda: self.process.poll() is not None or redis_server.answers_ping(self.port), 15, "redis-server")
             if self.process.poll() is not None:
                 raise RuntimeError("redis-server exited early")
         except RuntimeError as exc:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,11 +30,10 @@ from pathlib import Path
 
 import requests
 
+from console.cluster import redis_server
 from console.cluster.front import Front
 
-REDIS_MISSING = ("the multi-instance demo needs Redis: install Debian's redis-server "
-                 "(apt-get install -y redis-server) or set REDIS_SERVER_PATH")
-REDIS_PLACES = ("/usr/sbin/redis-server", "/usr/bin/redis-server")
+# Unlike the bench's throwaway server, the demo's keeps an append-only file: restart it and nothing is lost.
 REDIS_ARGS = ("--save", "", "--appendonly", "yes", "--maxmemory-policy", "noeviction")
 START_SECONDS = 90.0  # every instance answers /healthz within this (a loaded laptop imports slowly)
 REDIS_START_SECONDS = 15.0
@@ -56,16 +54,11 @@ class DemoError(RuntimeError):
 
 
 def find_redis_server() -> str:
-    """REDIS_SERVER_PATH, else redis-server on PATH, else Debian's places; DemoError when none is there."""
-    configured = os.environ.get("REDIS_SERVER_PATH")
-    if configured:
-        if os.path.isfile(configured) and os.access(configured, os.X_OK):
-            return configured
-        raise DemoError(f"{REDIS_MISSING} (REDIS_SERVER_PATH={configured!r} is not an executable file)")
-    for candidate in (shutil.which("redis-server"), *REDIS_PLACES):
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise DemoError(REDIS_MISSING)
+    """The redis-server to run (console.cluster.redis_server); DemoError, saying how to get one, when none is there."""
+    try:
+        return redis_server.find_redis_server()
+    except redis_server.RedisServerMissing as missing:
+        raise DemoError(f"the multi-instance demo needs Redis: {missing}") from None
 
 
 def one_connection_each() -> requests.Session:
@@ -144,16 +137,6 @@ def stop_children(children: list[Child], seconds: float = STOP_SECONDS) -> None:
             child.process.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
             pass
-
-
-def _redis_answers(port: int) -> bool:
-    """A PING on a plain socket (this module never imports redis-py)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def _healthy(url: str) -> bool:
@@ -239,10 +222,9 @@ class ClusterDemo:
 
 
 def _start_redis(demo: ClusterDemo, binary: str, port: int) -> None:
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(demo.folder),
-               "--daemonize", "no", "--logfile", "", *REDIS_ARGS]
+    command = redis_server.server_command(binary, port, str(demo.folder), *REDIS_ARGS)
     demo.redis = _spawn("redis", command, demo.folder, f"redis://127.0.0.1:{port}/0", cwd=demo.folder)
-    _wait_until([demo.redis], lambda _child: _redis_answers(port), REDIS_START_SECONDS, "answer PING")
+    _wait_until([demo.redis], lambda _child: redis_server.answers_ping(port), REDIS_START_SECONDS, "answer PING")
 
 
 def _start_instances(demo: ClusterDemo, telnyx: Mapping[str, str], ports: list[int]) -> None:

@@ -212,6 +212,7 @@ def test_without_redis_server_the_demo_says_how_to_install_it(tmp_path):
     result = subprocess.run([sys.executable, "-m", "console", "demo", "--instances", "2", "--port", str(free_port())],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
-    assert ("the multi-instance demo needs Redis: install Debian's redis-server (apt-get install -y redis-server) "
-            "or set REDIS_SERVER_PATH") in result.stderr
+    assert ("the multi-instance demo needs Redis: redis-server not found: install it "
+            "(Debian: apt-get install -y redis-server) or set REDIS_SERVER_PATH to the binary "
+            f"(REDIS_SERVER_PATH={str(tmp_path / 'no-redis-server-here')!r} is not an executable file)") in result.stderr
     assert result.stdout == ""
