@@ -24,6 +24,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_group(process: subprocess.Popen | None) -> None:
+    """Stop a process started in its own session, and everything in its group (gunicorn's master and
+    workers): SIGCONT in case it was paused, SIGTERM, then SIGKILL after 15 s."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGCONT)
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
 class Served:
     """A `serve` process on a free port, with a webhook key, stopped by PID."""
 
@@ -70,10 +84,4 @@ class Served:
         return float(found.group(1)) if found else 0.0
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_group(self.process)

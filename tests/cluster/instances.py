@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from console.telnyx import signing
-from tests.serve_process import free_port
+from tests.serve_process import free_port, stop_group
 from tests.signed_webhooks import encode
 from tests.waiting import wait_for
 
@@ -93,14 +93,7 @@ class Instance:
         os.killpg(self.process.pid, signal.SIGCONT)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGCONT)
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_group(self.process)
 
     # -- talking to it ----------------------------------------------------------------------------
 
