@@ -76,9 +76,12 @@ def assert_ended_and_frozen(page: Page, conference_id: str) -> None:
     header = page.locator(f"#{dom_id('conference-header', conference_id)}")
     expect(header).to_have_attribute("data-status", "completed")
     expect(header.locator(".badge").first).to_have_text("Ended")
-    banner_top = banner.bounding_box()["y"]
-    for later in ("h1", "[data-supervision]", f"#{dom_id('conference-controls', conference_id)}"):
-        assert banner_top < page.locator(later).first.bounding_box()["y"], f"the banner is not above {later}"
+    # Every position read in one step, so a push redrawing a section cannot land between two readings.
+    later = ["h1", "[data-supervision]", f"#{dom_id('conference-controls', conference_id)}"]
+    tops = page.evaluate("""(selectors) => selectors.map((s) => document.querySelector(s).getBoundingClientRect().y)""",
+                         ["[data-ended-banner]", *later])
+    for selector, top in zip(later, tops[1:]):
+        assert tops[0] < top, f"the banner is not above {selector}"
     expect(page_of(page).locator(CONTROLS).and_(page.locator(":enabled"))).to_have_count(0, timeout=10_000)
     expect(page.locator(f"#{dom_id('conference-controls', conference_id)}")).to_contain_text(
         "nothing left to control", timeout=10_000)
