@@ -248,7 +248,6 @@
     tick(document, false);
     localTimes(document);
     refreshCounts();
-    labelCells();
     applyFilters();
     if (focusedId && (!document.activeElement || document.activeElement === document.body)) {
       var again = document.getElementById(focusedId);
@@ -318,23 +317,29 @@
   /* ---- phone cards: each cell says what it is ------------------------------------------- */
 
   /* On a phone the tables become stacked cards and their headings are hidden, so each cell is given
-     its column's heading (data-label); the CSS shows it above the value at that width only. Rows
-     pushed live are labelled when they arrive. */
-  function labelCells() {
-    document.querySelectorAll("table.grid").forEach(function (table) {
-      var head = table.tHead && table.tHead.rows[0];
-      if (!head) { return; }
-      var names = Array.prototype.map.call(head.cells, function (cell) { return cell.textContent.replace(/\s+/g, " ").trim(); });
-      Array.prototype.forEach.call(table.tBodies, function (body) {
-        Array.prototype.forEach.call(body.rows, function (row) {
-          Array.prototype.forEach.call(row.cells, function (cell, index) {
-            if (names[index] && cell.tagName === "TD" && !cell.hasAttribute("data-label")) {
-              cell.setAttribute("data-label", names[index]);
-            }
-          });
-        });
+     its column's heading (data-label); the CSS shows it above the value at that width only. The
+     page is labelled once when it loads; after that only what a swap brought in is, so a live
+     message costs the rows it carries, not every row on the page. */
+  function labelRows(table, rows) {
+    var head = table.tHead && table.tHead.rows[0];
+    if (!head) { return; }
+    var names = Array.prototype.map.call(head.cells, function (cell) { return cell.textContent.replace(/\s+/g, " ").trim(); });
+    Array.prototype.forEach.call(rows, function (row) {
+      if (row.parentNode.tagName !== "TBODY") { return; }
+      Array.prototype.forEach.call(row.cells, function (cell, index) {
+        if (names[index] && cell.tagName === "TD" && !cell.hasAttribute("data-label")) {
+          cell.setAttribute("data-label", names[index]);
+        }
       });
     });
+  }
+
+  function labelCells(scope) {
+    var root = scope || document.body;
+    if (!root || root.nodeType !== 1) { return; }
+    var around = root.closest("table.grid");
+    if (around) { labelRows(around, root.tagName === "TR" ? [root] : root.querySelectorAll("tr")); }
+    root.querySelectorAll("table.grid").forEach(function (table) { labelRows(table, table.querySelectorAll("tr")); });
   }
 
   function refreshCounts() {
@@ -384,6 +389,7 @@
     document.addEventListener("htmx:wsBeforeMessage", beforeMessage);
     document.addEventListener("htmx:wsAfterMessage", afterMessage);
     document.addEventListener("htmx:oobBeforeSwap", beforeOobSwap);
+    document.addEventListener("htmx:oobAfterSwap", function (evt) { labelCells(evt.target); });
     document.addEventListener("htmx:afterSwap", function () { tick(document, false); localTimes(document); refreshCounts(); labelCells(); applyFilters(); freezeEnded(); });
     document.addEventListener("submit", holdNativeSubmit);
     document.addEventListener("input", function (evt) {

@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from console.cluster import redis_server
-from tests.serve_process import free_port
+from tests.serve_process import free_port, stop_process
 from tests.waiting import wait_for
 
 DEFAULT_ARGS = redis_server.THROWAWAY
@@ -89,15 +89,7 @@ class RedisServer:
     def stop(self) -> None:
         """SIGTERM by PID (with SIGCONT, in case a test paused it), then SIGKILL if it lingers; safe to repeat."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        os.kill(process.pid, signal.SIGCONT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process(process)
 
     def kill(self) -> None:
         """SIGKILL by PID: a crash, with nothing written out."""

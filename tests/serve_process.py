@@ -24,18 +24,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def stop_group(process: subprocess.Popen | None) -> None:
-    """Stop a process started in its own session, and everything in its group (gunicorn's master and
-    workers): SIGCONT in case it was paused, SIGTERM, then SIGKILL after 15 s."""
+def stop_process(process: subprocess.Popen | None, *, group: bool = False, grace: float = 10) -> None:
+    """Stop a process by PID: SIGCONT (a test may have paused it), SIGTERM, then SIGKILL if it is still
+    there after `grace` seconds. With `group`, the signals go to its whole process group (a process
+    started in its own session: gunicorn's master and workers). Safe to call on one already gone."""
     if process is None or process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGCONT)
-    os.killpg(process.pid, signal.SIGTERM)
+    send = os.killpg if group else os.kill
+    send(process.pid, signal.SIGCONT)
+    send(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        send(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
+
+
+def stop_group(process: subprocess.Popen | None) -> None:
+    """Stop a process started in its own session, and everything in its group, within 15 s."""
+    stop_process(process, group=True, grace=15)
 
 
 class Served:
