@@ -53,7 +53,7 @@ def test_demo_shows_live_conferences_and_queues_within_ten_seconds(demo_process,
         url = match.group(1) if match else None
     assert url == f"http://127.0.0.1:{port}/"
     page.goto(url)
-    remaining_ms = lambda: max(500, int((10 - (time.monotonic() - started)) * 1000))  # noqa: E731
+    remaining_ms = lambda: max(500, int((10 - (time.monotonic() - started)) * 1000))
     expect(page.locator("#conference-rows tr").first).to_be_visible(timeout=remaining_ms())
     expect(page.locator("#queue-rows tr").first).to_be_visible(timeout=remaining_ms())
     assert process.poll() is None, "the demo stopped by itself"

@@ -7,7 +7,7 @@ import string
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 CONTROL_ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 FOUR_HOURS = 4 * 60 * 60
@@ -15,7 +15,7 @@ FOUR_HOURS = 4 * 60 * 60
 
 def iso(moment: float, timespec: str = "milliseconds") -> str:
     """An ISO-8601 UTC timestamp with a Z suffix, as Telnyx writes them."""
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def new_uuid(rng) -> str:

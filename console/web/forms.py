@@ -7,7 +7,7 @@ Telnyx expects, or into one message per field so the control can show it beside 
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from console.web.fields import (
     BEEP_OPTIONS,

@@ -76,7 +76,7 @@ class BackgroundServer:
         """The root URL the server answers on."""
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> BackgroundServer:
         """Begin serving in the background."""
         self._thread.start()
         return self

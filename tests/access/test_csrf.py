@@ -153,7 +153,7 @@ def test_a_plain_control_form_carries_its_token_in_a_hidden_field(app, superviso
     joined = ev.body("conference.participant.joined", datetime.now(UTC), conference_id="c1", **ev.leg_ids("v3:leg-a"))
     app.extensions["console.store"].apply(parse_event(joined))
     page = supervisor.get("/conferences/c1").get_data(as_text=True)
-    hidden = re.findall(r'<form[^>]*action="/conferences/c1/dtmf".*?name="([^"]+)" value="([^"]+)"', page, re.S)
+    hidden = re.findall(r'<form[^>]*action="/conferences/c1/dtmf".*?name="([^"]+)" value="([^"]+)"', page, re.DOTALL)
     assert hidden, "the DTMF form has no hidden token field"
     name, token = hidden[0]
     answer = without_token(supervisor).post(DTMF[0], data={**DTMF[1], name: token})

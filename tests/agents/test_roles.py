@@ -6,7 +6,14 @@ import pytest
 
 from console import create_app
 from console.agents import directory
-from console.agents.roles import AGENT, CUSTOMER, SUPERVISOR, LegRole, person_addresses, role_of
+from console.agents.roles import (
+    AGENT,
+    CUSTOMER,
+    SUPERVISOR,
+    LegRole,
+    person_addresses,
+    role_of,
+)
 from console.live import screens
 from console.live.screens import leg_role, participant_views
 from console.telnyx.events import console_event

@@ -18,8 +18,8 @@ from console.simulator import Simulator
 from console.state.store import Store
 from console.telnyx import signing
 from tests.cluster.instances import Instance
-from tests.ingest.test_end_to_end import console_view, simulator_view
 from tests.event_factory import at, conference_created, joined
+from tests.ingest.test_end_to_end import console_view, simulator_view
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow

@@ -140,6 +140,6 @@ def test_the_all_queues_tile_counts_in_conference_as_the_queue_tiles_add_up(app)
             joined("conf-1", "caller", now - timedelta(seconds=39)),
             joined("conf-1", "agent", now - timedelta(seconds=39)))
     html = app.test_client().get("/wallboard/board").get_data(as_text=True)
-    in_conference = re.compile(r'wb-in-conference".*?<dd>\s*(\d+)\s*</dd>', re.S)
+    in_conference = re.compile(r'wb-in-conference".*?<dd>\s*(\d+)\s*</dd>', re.DOTALL)
     assert in_conference.search(tile_html(html, "Sales")).group(1) == "1"
     assert in_conference.search(tile_html(html, "*")).group(1) == "1"

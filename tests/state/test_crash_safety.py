@@ -24,8 +24,8 @@ import requests
 from console.simulator import Simulator
 from console.state.store import Store, Writer
 from console.telnyx import signing
-from tests.signed_webhooks import encode, envelope, post, webhook_app
 from tests.ingest.test_end_to_end import console_view, simulator_view
+from tests.signed_webhooks import encode, envelope, post, webhook_app
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

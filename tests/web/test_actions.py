@@ -17,7 +17,7 @@ import requests
 from console.state.store import get_store
 from console.telnyx.client import TelnyxClient
 from console.web.views.feedback import note_retry
-from tests.live_servers import *  # noqa: F401,F403  (simulator fixtures; live_console is replaced below)
+from tests.live_servers import *
 from tests.signing_in import csrf_client
 from tests.waiting import wait_for
 
@@ -475,7 +475,7 @@ def test_a_telnyx_refusal_reads_as_a_sentence_with_the_code_in_small_print(room)
     name, _ = room.queue(callers=1)
     response = room.post(f"/queues/{name}/delete", {"step": "confirm"})
     assert response.status_code == 400
-    notice = re.search(r'<p class="notice notice-error">(.*?)</p>', response.text, re.S).group(1)
+    notice = re.search(r'<p class="notice notice-error">(.*?)</p>', response.text, re.DOTALL).group(1)
     sentence, _, small = notice.partition("<small")
     assert sentence.strip().startswith("Telnyx refused: ") and "HTTP" not in sentence
     assert re.search(r'class="notice-code">HTTP 400(, code \w+)?</small>', notice), notice

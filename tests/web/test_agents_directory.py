@@ -12,7 +12,7 @@ from console.access.users import add_user
 from console.agents import directory
 from console.state import agents as rows
 from tests.agents.test_roles import a_conference_of_three
-from tests.signing_in import csrf_client, signed_in_client
+from tests.signing_in import signed_in_client
 
 PASSWORD = "correct horse battery"
 PEOPLE = {"vera": "viewer", "sam": "supervisor", "ada": "admin"}
@@ -99,9 +99,9 @@ def test_an_admin_adds_edits_and_removes_agents_with_clear_refusals(app):
 
 def test_an_admin_imports_a_csv_file_and_reads_what_each_line_did(app):
     client = signed_in_client(app, "ada", PASSWORD)
-    csv_bytes = ("name,team,addresses\nBob,Sales,+13125550102|sip:bob@pbx.example\n"
-                 "Carol,Sales,sip:alice@agents.callcenter.example\nAlice,Retention,sip:alice@agents.callcenter.example\n"
-                 "Dan,Sales,not a number\n").encode("utf-8")
+    csv_bytes = (b"name,team,addresses\nBob,Sales,+13125550102|sip:bob@pbx.example\n"
+                 b"Carol,Sales,sip:alice@agents.callcenter.example\nAlice,Retention,sip:alice@agents.callcenter.example\n"
+                 b"Dan,Sales,not a number\n")
     answer = client.post("/agents/directory/import", data={"file": (io.BytesIO(csv_bytes), "agents.csv")},
                          content_type="multipart/form-data")
     assert answer.status_code == 200
@@ -126,11 +126,11 @@ def test_the_conference_page_labels_agent_customer_and_supervisor_everywhere(app
     # Each card carries its badge; the customer's and agent's cards also offer "Whisper to …" with theirs.
     assert ("agent", "Agent · Alice") in badges and ("customer", "Customer") in badges
     assert ("supervisor", "Supervisor · sam") in badges
-    words = re.search(r'<details class="audio-words".*?</details>', page, re.S).group(0)
+    words = re.search(r'<details class="audio-words".*?</details>', page, re.DOTALL).group(0)
     assert "Agent · Alice" in words and "Customer" in words and "(Agent)" in words
     assert re.search(r'class="node-note"[^>]*data-leg-role="agent"[^>]*>Agent · Alice<', page)
     assert re.search(r'class="node-note"[^>]*data-leg-role="customer"[^>]*>Customer<', page)
     timeline = signed_in_client(app, "sam", PASSWORD).get("/calls/customer/timeline").text
     assert re.search(r'data-leg-role="agent" title="Agent Alice, team Support">Agent · Alice</span> [^<]* joined conference',
                      timeline)
-    assert re.search(r'<h1 id="timeline-heading">.*?data-leg-role="customer"', timeline, re.S)
+    assert re.search(r'<h1 id="timeline-heading">.*?data-leg-role="customer"', timeline, re.DOTALL)

@@ -211,7 +211,7 @@ def test_the_breach_actions_offer_the_message_with_a_default(live_console, simul
     leg = caller_waiting(simulator, live_console)
     html = csrf_client(live_console.app).get(f"/queues/Support/calls/{leg}/breach-actions",
                                               headers=HTMX).get_data(as_text=True)
-    form = re.search(r'<form[^>]+action="[^"]*' + re.escape(speak_url(leg)) + r'".*?</form>', html, re.S)
+    form = re.search(r'<form[^>]+action="[^"]*' + re.escape(speak_url(leg)) + r'".*?</form>', html, re.DOTALL)
     assert form, "no speak form for the queued caller"
     assert f'value="{MESSAGE}"' in form.group(0) and 'maxlength="3000" required' in form.group(0)
     assert 'name="csrf_token"' in form.group(0) and ">Speak to caller</button>" in form.group(0)
