@@ -146,12 +146,11 @@ def _assemble(settings: KpiSettings, parts: _Parts, index: int, begin: datetime,
         if first_us < stop_us:
             figures[queue]  # an enqueue in the lookback names the queue, as in kpis.compute
     sums = {queue: list(values) for queue, values in parts.sums[index].items()}
-    legs = 0
     for ccid, rows in parts.refolded.items():
         seen = sum(1 for row in rows if row.at_us < stop_us)
         if (ccid, seen) not in folds:
             folds[(ccid, seen)] = replay(rows[:seen])
-        legs += _refold(figures, sums, settings, folds[(ccid, seen)], begin_us)
+        _refold(figures, sums, settings, folds[(ccid, seen)], begin_us)
     for queue, values in sums.items():
         # A queue is named by a departure or a handle time counted in the period (the others stay out).
         if values[0] + values[3] + values[4] + values[6] + values[7] > 0:
@@ -159,14 +158,13 @@ def _assemble(settings: KpiSettings, parts: _Parts, index: int, begin: datetime,
     for row in parts.waiting[index]:
         _wait(figures[row["queue"]], row["waiting"], from_us(row["oldest_us"]))
     for row in parts.conferences[index]:
-        legs += row["legs"]
-        if row["queue"] is not None:
+        if row["queue"] is not None:  # a leg that never queued (an agent) is no queue's caller
             figures[row["queue"]].in_conference += row["legs"]
     for figure in figures.values():
         if figure.oldest_enqueued_at is not None:
             figure.longest_wait = max(0.0, (stop - figure.oldest_enqueued_at).total_seconds())
     result = dict(figures)
-    result[ALL_QUEUES] = combine(result.values(), settings, legs)
+    result[ALL_QUEUES] = combine(result.values(), settings)
     return result
 
 
@@ -190,8 +188,8 @@ def _wait(figure: QueueFigures, callers: int, oldest: datetime) -> None:
         figure.oldest_enqueued_at = oldest
 
 
-def _refold(figures: _Figures, sums: Sums, settings: KpiSettings, folded: Replay, begin_us: int) -> int:
-    """Add one leg folded from its events after the cut; return how many conferences it is in at the end."""
+def _refold(figures: _Figures, sums: Sums, settings: KpiSettings, folded: Replay, begin_us: int) -> None:
+    """Add one leg folded from its events after the cut."""
     for episode in folded.waits:
         figures[episode.key]  # each enqueue names its queue
         if episode.until_us is None:
@@ -205,4 +203,3 @@ def _refold(figures: _Figures, sums: Sums, settings: KpiSettings, folded: Replay
     open_joins = sum(1 for episode in folded.joins if episode.until_us is None)
     if open_joins and folded.answered_from is not None:
         figures[folded.answered_from].in_conference += open_joins
-    return open_joins

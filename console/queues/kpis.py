@@ -195,7 +195,7 @@ def compute(events: Iterable[Event], now: datetime, settings: KpiSettings = KpiS
     for figure in figures.values():
         if figure.oldest_enqueued_at is not None:
             figure.longest_wait = max(0.0, (end - figure.oldest_enqueued_at).total_seconds())
-    figures[ALL_QUEUES] = combine(figures.values(), settings, len(joined_at))
+    figures[ALL_QUEUES] = combine(figures.values(), settings)
     return figures
 
 
@@ -231,18 +231,19 @@ def _leave_queue(of, entry: _Waiting | None, payload: dict, moment: datetime, st
         figure.left += 1
 
 
-def combine(per_queue: Iterable[QueueFigures], settings: KpiSettings, legs_in_conferences: int) -> QueueFigures:
-    """All queues together; each queue's calls judged against that queue's own target."""
+def combine(per_queue: Iterable[QueueFigures], settings: KpiSettings) -> QueueFigures:
+    """All queues together; each queue's calls judged against that queue's own target. Its "in conference"
+    is the queues' callers in conference added up: legs that never queued (agents) are nobody's call."""
     total = QueueFigures(ALL_QUEUES, settings.target, formula=settings.formula)
     for figure in per_queue:
         for name in ("waiting", "offered", "answered", "answered_in_target", "abandoned", "short_abandoned",
-                     "abandoned_beyond_target", "left", "total_answer_wait", "handled", "total_handle"):
+                     "abandoned_beyond_target", "left", "total_answer_wait", "handled", "total_handle",
+                     "in_conference"):
             setattr(total, name, getattr(total, name) + getattr(figure, name))
         total.longest_wait = max(total.longest_wait, figure.longest_wait)
         if figure.oldest_enqueued_at and (total.oldest_enqueued_at is None
                                           or figure.oldest_enqueued_at < total.oldest_enqueued_at):
             total.oldest_enqueued_at = figure.oldest_enqueued_at
-    total.in_conference = legs_in_conferences
     return total
 
 
@@ -271,7 +272,6 @@ FORMULAS = {
     "answered": "Calls dequeued into a conference (reason bridged) this period.",
     "aht": "Average handle time: time answered callers spent in their conference, averaged over calls "
            "that finished this period.",
-    "in_conference": "Callers answered from the queue who are in a conference right now (on the wallboard's "
-                     "all-queues tile, the queues shown added up; in the KPI export's all-queues rows, every "
-                     "call leg in a conference, agents included).",
+    "in_conference": "Callers answered from the queue who are in a conference right now (for all queues, the "
+                     "queues' callers added up; agents are not counted).",
 }

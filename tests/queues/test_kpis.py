@@ -95,7 +95,7 @@ def test_average_handle_time_and_calls_in_conference():
     assert result["Sales"].handled == 2
     assert result["Sales"].average_handle_time == 90  # (120 + 60) / 2
     assert result["Sales"].in_conference == 1  # c is still talking
-    assert result[ALL_QUEUES].in_conference == 2  # c and the agent still in conf-1
+    assert result[ALL_QUEUES].in_conference == 1  # c; the agent still in conf-1 never queued: nobody's caller
 
 
 def test_calls_before_the_period_do_not_count_but_still_wait():

@@ -8,7 +8,6 @@ loss without anyone touching it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, render_template, request
@@ -135,14 +134,10 @@ def board_screen(store, config, queues: list[str], now: datetime | None = None, 
         tile = tile_view(figure, states, series, settings, fresh, figure_levels(figure, thresholds))
         tile["thresholds"] = thresholds
         tiles.append(tile)
-    # The big tile adds up the tiles beside it. Its "In conference" is their callers in conference too:
-    # the log's all-queues figure counts every leg in any conference (agents and calls that never
-    # queued included), which read as double the queues' sum on the wall.
-    chosen = [figures[name] for name in names if name in figures]
-    in_conference = sum(figure.in_conference for figure in chosen)
-    overall_figures = replace(figures[ALL_QUEUES], in_conference=in_conference)
+    # The big tile adds up the tiles beside it: all queues, or the ones chosen.
+    overall_figures = figures[ALL_QUEUES]
     if queues:
-        overall_figures = combine(chosen, settings, in_conference)
+        overall_figures = combine((figures[name] for name in names if name in figures), settings)
         states = {key: state for key, state in states.items() if key[0] in names}
         fresh = {key: state for key, state in fresh.items() if key[0] in names}
     overall = tile_view(overall_figures, states, series, settings, fresh)
