@@ -162,4 +162,4 @@ def conference_watches(store) -> set[str]:
 
 def ended_screen(store) -> dict:
     """The most recently ended conferences."""
-    return {"conferences": store.ended_conferences(ENDED_LIMIT)}
+    return {"conferences": store.ended_conferences(ENDED_LIMIT), "ended_limit": ENDED_LIMIT}

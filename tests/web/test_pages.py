@@ -166,6 +166,14 @@ def test_ended_page_gives_reason_and_duration(client, publish):
     assert dom_id("conference", CONFERENCE) not in client.get("/").text
 
 
+def test_ended_page_says_it_shows_the_newest_and_where_the_rest_are(client, publish):
+    """The list keeps the newest 50; the supervisor is told so, and pointed at History for the rest."""
+    publish(ev.conference_created(CONFERENCE, AGENT, ago(400)), ev.conference_ended(CONFERENCE, ago(100)))
+    page = client.get("/ended").text
+    assert re.search(r"The newest 50 ended conferences.*?<a href=\"/history\">History</a> has every one", page,
+                     re.DOTALL)
+
+
 @pytest.mark.parametrize("path", ["/conferences/0000-nope", "/queues/No%20such%20queue", "/no-such-page"])
 def test_unknown_things_get_a_404_page_with_a_way_back(client, path):
     page = client.get(path)
